@@ -3,7 +3,7 @@
 Public API (see ``shared/DESIGN.md``)::
 
     import lstm_lib
-    lstm_lib.default_device()               # cuda, else mps, else cpu; env LSTM_LIB_DEVICE overrides
+    lstm_lib.default_device()               # cuda, else mps, else cpu; LSTM_LIB_DEVICE overrides
     lstm_lib.seed_everything(0)
     from lstm_lib import reference as ref   # numpy cells with hand-written BPTT
     from lstm_lib import nn as lnn          # torch drop-ins for torch.nn.{RNN,LSTM,GRU}

@@ -59,7 +59,7 @@ def seed_everything(seed: int) -> np.random.Generator:
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeding the legacy global generator is the point
     try:
         import torch
     except ImportError:  # the numpy reference works without torch

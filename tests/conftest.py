@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,3 +20,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def rng() -> np.random.Generator:
     """A fresh, seeded generator: tests are repeatable and independent of their order."""
     return np.random.default_rng(20260101)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tools/ (the book build) is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the whole book once per test session, strictly, into a fresh directory.
+
+    An incremental build can hide failures (a chapter that no longer runs keeps its old cached
+    output), so the tests never reuse ``_build``. Returns the html directory.
+    """
+    from tools.book import build
+
+    out = tmp_path_factory.mktemp("book")
+    code = build(out, fresh=True)
+    if code != 0:
+        pytest.fail(f"the book build failed with exit code {code}; its log is above", pytrace=False)
+    return out / "_build" / "html"

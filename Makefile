@@ -1,0 +1,41 @@
+# Two commands for a newcomer (see README.md):
+#   make book   create .venv, install everything, execute every chapter, write _build/html
+#   make test   the whole test suite, including a fresh strict build of the book
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LABSETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+.PHONY: venv book test test-fast lint lab bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .
+	$(BIN)/python tools/lab_settings.py $(LABSETTINGS)
+	touch $@
+
+book: $(STAMP)
+	$(BIN)/python tools/book.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not book"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters/
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_rnn.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,120 @@
+"""The book's configuration says what we think it says.
+
+Jupyter Book 1.x ignores a misspelled key in ``_config.yml`` without a word (``execute:
+timout: 300`` would leave the 30 s default in force), so these tests compare every key with the
+list of keys Jupyter Book knows and read the effective Sphinx configuration back.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# Sections whose keys are passed through to Sphinx or MyST and so are not in Jupyter Book's list.
+PASS_THROUGH = {("sphinx", "config"), ("sphinx", "local_extensions"), ("parse",)}
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _unknown_keys(ours: dict, known: dict, prefix: tuple = ()) -> list[str]:
+    unknown = []
+    for key, value in ours.items():
+        path = (*prefix, key)
+        if path[:1] in PASS_THROUGH or path[:2] in PASS_THROUGH:
+            continue
+        if key not in known:
+            unknown.append(".".join(path))
+        elif isinstance(value, dict) and isinstance(known[key], dict):
+            unknown += _unknown_keys(value, known[key], path)
+    return unknown
+
+
+def test_every_config_key_is_known_to_jupyter_book():
+    import jupyter_book
+
+    known = _load(Path(jupyter_book.__file__).parent / "default_config.yml")
+    known["bibtex_bibfiles"] = None  # documented top-level key, absent from the defaults file
+    assert _unknown_keys(_load(ROOT / "_config.yml"), known) == []
+
+
+def test_unknown_key_detector_catches_a_typo():
+    known = {"execute": {"timeout": 30}}
+    assert _unknown_keys({"execute": {"timout": 300}}, known) == ["execute.timout"]
+
+
+@pytest.fixture(scope="module")
+def sphinx_config() -> dict:
+    from jupyter_book.config import get_final_config
+
+    config, _ = get_final_config(user_yaml=ROOT / "_config.yml", sourcedir=ROOT,
+                                 cli_config={"latex_individualpages": False},
+                                 validate=True, raise_on_invalid=True)
+    return config
+
+
+def test_effective_execution_settings(sphinx_config):
+    assert sphinx_config["nb_execution_mode"] == "cache"
+    assert sphinx_config["nb_execution_timeout"] == 300
+    assert sphinx_config["nb_execution_allow_errors"] is False
+    assert sphinx_config["nb_execution_raise_on_error"] is True
+    assert sphinx_config["nb_execution_show_tb"] is True
+
+
+def test_effective_extensions_and_bibliography(sphinx_config):
+    for ext in ("myst_nb", "sphinxcontrib.bibtex", "sphinx_exercise", "offline_mathjax"):
+        assert ext in sphinx_config["extensions"], ext
+    assert sphinx_config["bibtex_bibfiles"] == ["references.bib"]
+    assert {"dollarmath", "amsmath", "colon_fence"} <= set(sphinx_config["myst_enable_extensions"])
+
+
+def _toc_files() -> list[str]:
+    toc = _load(ROOT / "_toc.yml")
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def test_toc_and_chapters_agree():
+    listed = _toc_files()
+    assert len(listed) == len(set(listed)), "a page is listed twice in _toc.yml"
+    on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "chapters").glob("*.md")}
+    assert set(listed) == on_disk, "every chapter must be in _toc.yml and every entry must exist"
+
+
+def _notebook_chapters() -> list[Path]:
+    return [ROOT / f"{name}.md" for name in _toc_files()
+            if (ROOT / f"{name}.md").read_text().startswith("---\njupytext:")]
+
+
+@pytest.mark.parametrize("path", _notebook_chapters(), ids=lambda p: p.stem)
+def test_chapter_is_a_myst_notebook_that_imports_lstm_lib(path):
+    notebook = jupytext.read(path)
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    assert code, f"{path.name} has no code cell"
+    assert any(re.search(r"^\s*(import lstm_lib|from lstm_lib\b)", src, re.M) for src in code), (
+        f"{path.name} must import lstm_lib: chapters use the library, never a copy of it")
+
+
+def test_library_change_invalidates_the_execution_cache(tmp_path):
+    from tools.book import FINGERPRINT_NAME, fingerprint, invalidate_stale_cache
+
+    root = tmp_path / "repo"
+    (root / "lstm_lib").mkdir(parents=True)
+    (root / "lstm_lib" / "cell.py").write_text("x = 1\n")
+    (root / "requirements.txt").write_text("numpy\n")
+    (root / "_config.yml").write_text("title: t\n")
+    cache = root / "_build" / ".jupyter_cache"
+    cache.mkdir(parents=True)
+    (root / "_build" / FINGERPRINT_NAME).write_text(fingerprint(root))
+    assert invalidate_stale_cache(root, root) is False and cache.exists()
+    (root / "lstm_lib" / "cell.py").write_text("x = 2\n")
+    assert invalidate_stale_cache(root, root) is True and not cache.exists()

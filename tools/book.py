@@ -1,0 +1,79 @@
+"""Build the book strictly: ``python tools/book.py [--fresh] [--out DIR]`` (``make book`` calls it).
+
+* Warnings are errors (``-W -n --keep-going``) and a cell that raises stops the build
+  (``nb_execution_raise_on_error`` in ``_config.yml``); the exit code is Jupyter Book's.
+* Executed chapters are cached by Jupyter Book (``execute_notebooks: cache``), keyed on each
+  chapter's own text. That key does not see the library, so this script drops the cache whenever
+  ``lstm_lib``, ``requirements.txt`` or ``_config.yml`` changed: an edit to a cell re-executes
+  every chapter that uses it.
+* ``--fresh`` deletes the output directory first; ``make test`` builds that way, because an
+  incremental rebuild can hide a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FINGERPRINT_NAME = "lstm_lib.sha256"
+
+
+def fingerprint(root: Path = ROOT) -> str:
+    """sha256 over every input that the cached chapter outputs depend on besides their text."""
+    files = sorted((root / "lstm_lib").rglob("*.py")) + [root / "requirements.txt",
+                                                          root / "_config.yml"]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_command(out: Path, root: Path = ROOT) -> list[str]:
+    """The jupyter-book invocation: html, strict, keep going to report every warning."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    return [str(exe), "build", str(root), "--path-output", str(out), "--builder", "html",
+            "-W", "-n", "--keep-going"]
+
+
+def invalidate_stale_cache(out: Path, root: Path = ROOT) -> bool:
+    """Delete the execution cache under ``out`` if the library changed; True if it was deleted."""
+    cache = out / "_build" / ".jupyter_cache"
+    stamp = out / "_build" / FINGERPRINT_NAME
+    current = fingerprint(root)
+    if cache.exists() and (not stamp.exists() or stamp.read_text().strip() != current):
+        shutil.rmtree(cache)
+        return True
+    return False
+
+
+def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT) -> int:
+    """Build the html book into ``out/_build/html``; returns the exit code (0 = success)."""
+    out = Path(out).resolve()
+    if fresh and (out / "_build").exists():
+        shutil.rmtree(out / "_build")
+    if invalidate_stale_cache(out, root):
+        print("lstm_lib, requirements.txt or _config.yml changed: re-executing every chapter")
+    code = subprocess.call(build_command(out, root), cwd=root)
+    if code == 0:
+        (out / "_build" / FINGERPRINT_NAME).write_text(fingerprint(root) + "\n")
+        print(f"\nThe book is in {out / '_build' / 'html'}; open index.html in a browser.")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="delete _build first")
+    parser.add_argument("--out", type=Path, default=ROOT,
+                        help="directory that receives _build/ (default: the repository)")
+    args = parser.parse_args(argv)
+    return build(args.out, fresh=args.fresh)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
