@@ -1,0 +1,75 @@
+"""numpy reference cells with hand-written backpropagation through time (float64).
+
+Readable above all: every cell is a pair of step functions in the CS231n style, named by the
+book's symbols, unrolled over time by :class:`Cell`. Chapters import from here only::
+
+    from lstm_lib import reference as ref
+    cell = ref.make_cell("lstm", input_size=3, hidden_size=4, rng=0)
+    hs, cache = cell.forward(xs)                  # xs (T, N, D) -> hs (T, N, H): h_1 .. h_T
+    cache.gates["f"], cache.cs                    # (T, N, H) forget gates, cell states
+    grads, dxs = cell.backward(dhs, cache)        # full BPTT; grads has params' keys
+    grads, dxs, (dh0, dc0) = cell.backward(dhs, cache, dstate_T=(dh_T, dc_T),
+                                           truncate=5, return_dstate0=True)
+    ref.gradcheck(cell, xs)                       # worst relative error, <~1e-8 when right
+
+Equation labels in the docstrings: (R1)-(R4) in ``rnn.py``; (L1)-(L11), (P1)-(P3), (C1) in
+``lstm.py``; (G1)-(G10) in ``gru.py``.
+"""
+
+from lstm_lib.reference._cell import Cell, ForwardCache
+from lstm_lib.reference._common import sigmoid
+from lstm_lib.reference.cells import CELL_KINDS, make_cell
+from lstm_lib.reference.gradcheck import (
+    GradcheckReport,
+    gradcheck,
+    gradcheck_report,
+    relative_error,
+)
+from lstm_lib.reference.gru import (
+    GRUCell,
+    gru_cho_step_backward,
+    gru_cho_step_forward,
+    gru_step_backward,
+    gru_step_forward,
+)
+from lstm_lib.reference.lstm import (
+    CIFGCell,
+    LSTMCell,
+    PeepholeLSTMCell,
+    cifg_step_backward,
+    cifg_step_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    peephole_step_backward,
+    peephole_step_forward,
+)
+from lstm_lib.reference.rnn import RNNCell, rnn_step_backward, rnn_step_forward
+
+__all__ = [
+    "CELL_KINDS",
+    "CIFGCell",
+    "Cell",
+    "ForwardCache",
+    "GRUCell",
+    "GradcheckReport",
+    "LSTMCell",
+    "PeepholeLSTMCell",
+    "RNNCell",
+    "cifg_step_backward",
+    "cifg_step_forward",
+    "gradcheck",
+    "gradcheck_report",
+    "gru_cho_step_backward",
+    "gru_cho_step_forward",
+    "gru_step_backward",
+    "gru_step_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
+    "make_cell",
+    "peephole_step_backward",
+    "peephole_step_forward",
+    "relative_error",
+    "rnn_step_backward",
+    "rnn_step_forward",
+    "sigmoid",
+]
