@@ -1,0 +1,145 @@
+"""Token vocabularies: word-level ``Vocab`` and character-level ``CharVocab``.
+
+Both map between symbols and integer ids (``stoi``/``itos``), encode to int64 numpy arrays and
+decode back. Ids are stable: they depend only on the symbols given, never on hash order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+PAD = "<pad>"
+UNK = "<unk>"
+
+
+class Vocab:
+    """A word vocabulary with fixed special tokens first.
+
+    ``Vocab(tokens, specials=("<pad>", "<unk>"))`` gives ids ``0 .. len(specials)-1`` to the
+    specials, then ids to ``tokens`` in the given order (duplicates and specials skipped).
+    With the default specials, ``pad_id == 0`` (so zero padding is padding) and ``unk_id == 1``;
+    unknown tokens encode to ``unk_id`` (or raise ``KeyError`` if the vocabulary has no
+    ``"<unk>"``).
+
+    Attributes:
+        itos: list[str], id -> token.
+        stoi: dict[str, int], token -> id.
+    """
+
+    def __init__(self, tokens: Iterable[str], specials: Sequence[str] = (PAD, UNK)):
+        self.itos: list[str] = []
+        self.stoi: dict[str, int] = {}
+        for tok in [*specials, *tokens]:
+            if not isinstance(tok, str):
+                raise TypeError(f"tokens must be str, got {type(tok).__name__} ({tok!r})")
+            if tok not in self.stoi:
+                self.stoi[tok] = len(self.itos)
+                self.itos.append(tok)
+        self.specials = tuple(specials)
+
+    @classmethod
+    def build(cls, token_lists: Iterable[Iterable[str]], *, max_size: int | None = None,
+              min_freq: int = 1, specials: Sequence[str] = (PAD, UNK)) -> Vocab:
+        """Count tokens and keep the most frequent.
+
+        Keeps tokens seen at least ``min_freq`` times, most frequent first, ties broken
+        alphabetically (so the result does not depend on input order), at most ``max_size``
+        tokens in all, specials included.
+        """
+        if min_freq < 1:
+            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
+        if max_size is not None and max_size < len(specials):
+            raise ValueError(f"max_size must be >= len(specials) = {len(specials)}, "
+                             f"got {max_size}")
+        counts = Counter()
+        for toks in token_lists:
+            counts.update(toks)
+        for s in specials:
+            counts.pop(s, None)
+        kept = sorted((t for t, c in counts.items() if c >= min_freq),
+                      key=lambda t: (-counts[t], t))
+        if max_size is not None:
+            kept = kept[: max_size - len(specials)]
+        return cls(kept, specials=specials)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def __repr__(self) -> str:
+        head = ", ".join(repr(t) for t in self.itos[:6])
+        return f"Vocab(size={len(self)}, itos=[{head}{', ...' if len(self) > 6 else ''}])"
+
+    @property
+    def pad_id(self) -> int:
+        """Id of ``"<pad>"``; ``KeyError`` if there is none."""
+        return self.stoi[PAD]
+
+    @property
+    def unk_id(self) -> int:
+        """Id of ``"<unk>"``; ``KeyError`` if there is none."""
+        return self.stoi[UNK]
+
+    def encode(self, tokens: Iterable[str]) -> np.ndarray:
+        """Tokens -> ids, an int64 array of shape (len(tokens),)."""
+        unk = self.stoi.get(UNK)
+        ids = []
+        for tok in tokens:
+            i = self.stoi.get(tok, unk)
+            if i is None:
+                raise KeyError(f"token {tok!r} is not in the vocabulary and it has no {UNK!r}")
+            ids.append(i)
+        return np.asarray(ids, dtype=np.int64)
+
+    def decode(self, ids: Iterable[int], *, skip_pad: bool = True) -> list[str]:
+        """Ids -> tokens; padding dropped unless ``skip_pad=False``."""
+        pad = self.stoi.get(PAD)
+        return [self.itos[int(i)] for i in np.asarray(ids).ravel()
+                if not (skip_pad and int(i) == pad)]
+
+
+class CharVocab:
+    """A character vocabulary; id 0 is reserved for unknown characters.
+
+    ``CharVocab(chars)`` sorts the distinct characters of ``chars`` and numbers them from 1.
+    ``encode`` maps characters it does not know to 0; ``decode`` shows id 0 as ``unk``
+    (U+FFFD, the replacement character, by default).
+    """
+
+    def __init__(self, chars: Iterable[str], unk: str = "\ufffd"):
+        distinct = sorted(set(chars) - {unk})
+        self.unk = unk
+        self.itos: list[str] = [unk, *distinct]
+        self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.itos)}
+        # A lookup table over code points makes encoding a vectorised gather.
+        top = max((ord(c) for c in distinct), default=0)
+        self._table = np.zeros(top + 1, dtype=np.int64)
+        for i, c in enumerate(distinct, start=1):
+            self._table[ord(c)] = i
+
+    @property
+    def unk_id(self) -> int:
+        return 0
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __repr__(self) -> str:
+        return f"CharVocab(size={len(self)})"
+
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> ids, an int64 array of shape (len(text),); unknown characters -> 0."""
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        ids = np.zeros(codes.shape, dtype=np.int64)
+        known = codes < len(self._table)
+        ids[known] = self._table[codes[known]]
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Ids -> text; id 0 becomes ``self.unk``."""
+        return "".join(self.itos[int(i)] for i in np.asarray(ids).ravel())
