@@ -121,3 +121,20 @@ def test_a_sphinx_warning_fails_the_build(tmp_path):
     result = _build_mini(_mini_book(tmp_path, "1 + 1", extra_md="See {doc}`no_such_page`."))
     assert result.returncode != 0
     assert "no_such_page" in result.stdout + result.stderr
+
+
+def _notebook_pages() -> list[str]:
+    return [p for p in _toc_pages() if (ROOT / f"{p}.md").read_text().startswith("---\njupytext:")]
+
+
+def test_every_chapter_launches_on_binder_and_downloads_as_ipynb(built_book):
+    import nbformat
+
+    for page in _notebook_pages():
+        html = (built_book / f"{page}.html").read_text()
+        assert f"mybinder.org/v2/gh/lstm-book/lstm-book/main?urlpath=lab/tree/{page}.md" in html
+        download = built_book / "_sources" / f"{page}.ipynb"
+        assert f"_sources/{page}.ipynb" in html and download.is_file(), page
+        notebook = nbformat.read(download, as_version=4)
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert code and any(cell.outputs for cell in code), f"{page}.ipynb has no outputs"
