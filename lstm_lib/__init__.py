@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from lstm_lib._device import default_device, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lstm_lib import data, nn, plot, reference, show, train, widgets
+    from lstm_lib import data, models, nn, plot, reference, show, train, widgets
 
 __version__ = "0.1.0"
 __all__ = [
@@ -34,9 +34,14 @@ __all__ = [
     "plot",
     "show",
     "widgets",
+    "models",
+    "sampling",
+    "gradients",
+    "experiments",
 ]
 
-_SUBMODULES = {"reference", "nn", "data", "train", "plot", "show", "widgets"}
+_SUBMODULES = {"reference", "nn", "data", "train", "models", "plot", "show", "widgets",
+               "sampling", "gradients", "experiments"}
 
 
 def __getattr__(name: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,9 @@ def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT) -> int:
         shutil.rmtree(out / "_build")
     if invalidate_stale_cache(out, root):
         print("lstm_lib, requirements.txt or _config.yml changed: re-executing every chapter")
-    code = subprocess.call(build_command(out, root), cwd=root)
+    # Progress bars executed into a notebook are saved as frozen widgets: none on the website.
+    env = {**os.environ, "LSTM_LIB_PROGRESS": "0"}
+    code = subprocess.call(build_command(out, root), cwd=root, env=env)
     if code == 0:
         (out / "_build" / FINGERPRINT_NAME).write_text(fingerprint(root) + "\n")
         print(f"\nThe book is in {out / '_build' / 'html'}; open index.html in a browser.")

@@ -1,0 +1,766 @@
+"""Training loop: ``TrainConfig`` + ``fit()`` -> ``History``, ``evaluate()``, checkpoints.
+
+One loop serves every chapter::
+
+    from lstm_lib.train import TrainConfig, fit
+    config = TrainConfig(steps=2000, batch_size=64, lr=1e-3, clip_norm=1.0, eval_every=100)
+    history = fit(model, (x_train, y_train), (x_val, y_val), config=config, loss="mse")
+    history.plot(baseline=0.167)          # drawn by lstm_lib.plot; models and fit() never plot
+
+What ``fit`` does on each step s = 1 .. steps:
+
+1. take a batch ``(x, y)`` from ``train`` (:func:`fit` lists the three kinds of ``train``) and
+   move it to the device;
+2. ``loss = L(model(x), y)``; ``loss.backward()``;
+3. record the global gradient norm ``||g|| = sqrt(sum_p ||dL/dp||^2)`` *before* clipping, then clip
+   it: by norm, ``g <- g * min(1, clip_norm / ||g||)`` (Pascanu, Mikolov & Bengio 2013), or by
+   value, ``g <- clamp(g, -clip_value, clip_value)`` (as min-char-rnn does with 5);
+4. take the optimizer step; every ``eval_every`` steps evaluate on ``val`` and, with ``patience``,
+   stop early once the validation loss has not improved for ``patience`` evaluations, restoring the
+   best weights.
+
+Per-step numbers are buffered on the device and copied to the host in chunks, so a GPU is not
+synchronised on every step. With a fixed ``seed`` two runs on the CPU give identical histories.
+
+Checkpoints hold state_dicts and plain data only, and :func:`load_checkpoint` reads them with
+``torch.load(..., weights_only=True)``: loading a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import pickle
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lstm_lib._device import default_device, seed_everything
+
+__all__ = [
+    "TrainConfig",
+    "History",
+    "fit",
+    "evaluate",
+    "predict",
+    "compute_loss",
+    "make_optimizer",
+    "save_checkpoint",
+    "load_checkpoint",
+    "LOSSES",
+    "METRICS",
+    "OPTIMIZERS",
+]
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+LOSSES = ("mse", "ce", "bce")
+_FLUSH_EVERY = 20  # steps between host copies of the per-step numbers (one GPU sync each)
+_CHECKPOINT_FORMAT = "lstm_lib.checkpoint/1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; frozen, so a run can be named by its config.
+
+    Attributes:
+        steps: number of optimizer steps (minibatches).
+        epochs: if set, overrides ``steps`` with ``epochs`` passes over a finite ``train``
+            (a tuple ``(x, y)`` or a sized iterable such as a DataLoader).
+        batch_size: minibatch size N when ``train`` is a tuple ``(x, y)``; also the evaluation
+            batch size (at least 256).
+        lr: learning rate.
+        optimizer: ``"adam"``, ``"adamw"``, ``"sgd"`` or ``"rmsprop"`` (ignored when ``fit`` gets
+            an ``optimizer=``).
+        momentum: momentum of ``"sgd"`` and ``"rmsprop"``.
+        weight_decay: L2 penalty (decoupled for ``"adamw"``).
+        clip_norm: clip the global gradient norm to this value; 0 disables.
+        clip_value: clamp every gradient entry to ``[-clip_value, clip_value]``; 0 disables.
+            Setting both ``clip_norm`` and ``clip_value`` is a ``ValueError``.
+        eval_every: evaluate on ``val`` every this many steps (and after the last step).
+        patience: stop after this many evaluations without a lower validation loss; with
+            ``patience > 0`` the weights of the best evaluation are restored at the end of the
+            run, whether it stopped early or not. 0 disables both.
+        seed: seeds torch, numpy and Python (``seed_everything``), the shuffling and ``batch_fn``.
+        progress: show a ``tqdm`` progress bar with the running loss (the environment variable
+            ``LSTM_LIB_PROGRESS=0`` turns bars off everywhere; the book build sets it).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``; ``None`` -> ``default_device()``
+            (which the environment variable ``LSTM_LIB_DEVICE`` overrides).
+    """
+
+    steps: int = 1000
+    epochs: int | None = None
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    clip_norm: float = 1.0
+    clip_value: float = 0.0
+    eval_every: int = 100
+    patience: int = 0
+    seed: int = 0
+    progress: bool = True
+    device: str | None = None
+
+    def __post_init__(self):
+        _check_int("steps", self.steps, minimum=1)
+        if self.epochs is not None:
+            _check_int("epochs", self.epochs, minimum=1)
+        _check_int("batch_size", self.batch_size, minimum=1)
+        _check_int("eval_every", self.eval_every, minimum=1)
+        _check_int("patience", self.patience, minimum=0)
+        _check_int("seed", self.seed, minimum=0)
+        for name in ("lr", "momentum", "weight_decay", "clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.lr == 0:
+            raise ValueError("lr must be > 0, got 0")
+        if self.clip_norm > 0 and self.clip_value > 0:
+            raise ValueError(
+                f"set at most one of clip_norm and clip_value (0 disables), got "
+                f"clip_norm={self.clip_norm} and clip_value={self.clip_value}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_int(name: str, value, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+@dataclass
+class History:
+    """What happened during ``fit``: plain lists, so it plots, pickles and serialises to JSON.
+
+    Attributes:
+        step: 1 .. steps actually taken.
+        train_loss: minibatch loss at each step (before the update).
+        grad_norm: global gradient norm at each step, before clipping.
+        time: wall-clock seconds since the start of ``fit`` at each step (host time: on a GPU,
+            which runs asynchronously, it is exact only at evaluations and at the end).
+        lr: learning rate (of the first parameter group) used at each step.
+        val_step: the steps at which ``val`` was evaluated.
+        val_loss: validation loss at ``val_step``.
+        val_metrics: ``{name: [value at each val_step]}``.
+        stopped_early: whether ``patience`` ended the run.
+        best_step: the step of the lowest validation loss (``None`` without ``val``).
+        device: the device trained on.
+        config: the ``TrainConfig`` as a dict.
+    """
+
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    val_step: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_metrics: dict[str, list[float]] = field(default_factory=dict)
+    stopped_early: bool = False
+    best_step: int | None = None
+    device: str = "cpu"
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_val(self) -> float | None:
+        """The lowest validation loss, or ``None`` if nothing was evaluated."""
+        return min(self.val_loss) if self.val_loss else None
+
+    @property
+    def final_train_loss(self) -> float | None:
+        return self.train_loss[-1] if self.train_loss else None
+
+    @property
+    def wall_time(self) -> float:
+        """Seconds the whole run took."""
+        return self.time[-1] if self.time else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python data (lists, floats, str), e.g. for ``json.dump`` or a checkpoint."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> History:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def plot(self, ax=None, **kwargs):
+        """Draw the loss curves with :func:`lstm_lib.plot.plot_history`; returns the Axes."""
+        from lstm_lib.plot import plot_history
+
+        return plot_history(self, ax=ax, **kwargs)
+
+    def __repr__(self) -> str:
+        last = f"{self.final_train_loss:.4g}" if self.train_loss else "-"
+        best = f"{self.best_val:.4g} at step {self.best_step}" if self.val_loss else "-"
+        return (f"History(steps={len(self.step)}, train_loss[-1]={last}, best_val={best}, "
+                f"stopped_early={self.stopped_early}, device={self.device!r}, "
+                f"wall_time={self.wall_time:.1f}s)")
+
+
+# ----------------------------------------------------------------------------- losses, metrics
+
+def compute_loss(loss: str | Callable, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The mean loss of a batch.
+
+    ``"mse"``: ``output`` and ``y`` must have the same shape (no silent broadcasting of (N, 1)
+    against (N,)). ``"ce"``: cross-entropy on logits, ``output`` (N, C) with ``y`` (N,) or (N, 1)
+    class indices, or per-step ``output`` (N, T, C) with ``y`` (N, T). ``"bce"``: binary
+    cross-entropy on logits, same shapes. A callable is called as ``loss(output, y)``.
+    """
+    if callable(loss):
+        return loss(output, y)
+    if loss == "mse":
+        if output.shape != y.shape:
+            raise ValueError(f"loss='mse' needs output and target of the same shape: output "
+                             f"{tuple(output.shape)}, target {tuple(y.shape)}")
+        return F.mse_loss(output, y.to(output.dtype))
+    if loss == "ce":
+        logits, target = _ce_shapes(output, y)
+        return F.cross_entropy(logits, target)
+    if loss == "bce":
+        if output.shape != y.shape:
+            raise ValueError(f"loss='bce' needs output and target of the same shape: output "
+                             f"{tuple(output.shape)}, target {tuple(y.shape)}")
+        return F.binary_cross_entropy_with_logits(output, y.to(output.dtype))
+    raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
+
+
+def _ce_shapes(output: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flatten (N, T, C) / (N, T) to (N*T, C) / (N*T,); accept (N, 1) targets for (N, C)."""
+    if output.ndim == 2 and y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if output.ndim < 2 or y.shape != output.shape[:-1]:
+        raise ValueError(f"loss='ce' needs logits (N, C) with targets (N,), or (N, T, C) with "
+                         f"(N, T): got output {tuple(output.shape)}, target {tuple(y.shape)}")
+    if y.is_floating_point():
+        raise TypeError(f"loss='ce' needs integer class targets, got dtype {y.dtype}")
+    return output.reshape(-1, output.shape[-1]), y.reshape(-1).long()
+
+
+def accuracy(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Fraction of correct argmax predictions; per step for (N, T, C) outputs."""
+    logits, target = _ce_shapes(output, y)
+    return (logits.argmax(dim=-1) == target).float().mean()
+
+
+def _mse(output, y):
+    return F.mse_loss(output, y.to(output.dtype))
+
+
+def _mae(output, y):
+    return F.l1_loss(output, y.to(output.dtype))
+
+
+METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "accuracy": accuracy,
+    "mse": _mse,
+    "mae": _mae,
+}
+
+
+def _resolve_metrics(metrics) -> dict[str, Callable]:
+    if metrics is None:
+        return {}
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(metrics, Mapping):
+        return dict(metrics)
+    out = {}
+    for m in metrics:
+        if isinstance(m, str):
+            if m not in METRICS:
+                raise ValueError(f"unknown metric {m!r}; built in: {sorted(METRICS)}, or pass a "
+                                 "dict {name: fn(output, y)}")
+            out[m] = METRICS[m]
+        elif callable(m):
+            out[getattr(m, "__name__", f"metric{len(out)}")] = m
+        else:
+            raise TypeError(f"metrics must be names or callables, got {m!r}")
+    return out
+
+
+# ----------------------------------------------------------------------------- batches
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.get_default_dtype()
+
+
+def _to_tensor(a) -> torch.Tensor:
+    return a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+
+
+def _prepare(batch, device: torch.device, dtype: torch.dtype, loss) -> tuple[torch.Tensor, ...]:
+    """A batch ``(x, y)`` as tensors on ``device``; floating point in the model's dtype."""
+    if not isinstance(batch, Sequence) or len(batch) != 2:
+        raise TypeError(f"a batch must be a pair (x, y), got {type(batch).__name__}"
+                        + (f" of length {len(batch)}" if isinstance(batch, Sequence) else ""))
+    x, y = (_to_tensor(a) for a in batch)
+    if x.is_floating_point():
+        x = x.to(dtype)
+    if loss == "ce":
+        y = y.long()
+    elif y.is_floating_point() or loss in ("mse", "bce"):
+        y = y.to(dtype)
+    non_blocking = device.type == "cuda"
+    return x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
+
+
+def _check_pair(data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = (_to_tensor(a) for a in data)
+    if len(x) != len(y):
+        raise ValueError(f"{name}: x and y must have the same number of examples N, got "
+                         f"x {tuple(x.shape)} and y {tuple(y.shape)}")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty")
+    return x, y
+
+
+def _is_pair(data) -> bool:
+    return (isinstance(data, tuple | list) and len(data) == 2
+            and all(isinstance(a, torch.Tensor | np.ndarray) for a in data))
+
+
+def _shuffled_batches(x, y, batch_size: int, gen: torch.Generator) -> Iterator:
+    """Endless minibatches of a pair: a fresh seeded permutation every epoch."""
+    n = len(x)
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, batch_size):
+            idx = perm[start:start + batch_size]
+            yield x[idx], y[idx]
+
+
+def _cycle(iterable) -> Iterator:
+    while True:
+        empty = True
+        for batch in iterable:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("train is an empty iterable")
+
+
+def _batches_for(train, config: TrainConfig, gen: torch.Generator) -> tuple[Iterator, int]:
+    """The batch iterator for ``train`` and the number of steps to take."""
+    steps = config.steps
+    if _is_pair(train):
+        x, y = _check_pair(train, "train")
+        if config.epochs is not None:
+            steps = config.epochs * math.ceil(len(x) / config.batch_size)
+        return _shuffled_batches(x, y, config.batch_size, gen), steps
+    if callable(train) and not isinstance(train, Iterable):
+        if config.epochs is not None:
+            raise ValueError("epochs needs a finite train set; a batch_fn is endless, use steps")
+        rng = np.random.default_rng(config.seed)
+
+        def from_fn():
+            for step in range(1, steps + 1):
+                yield train(step, rng)
+
+        return from_fn(), steps
+    if isinstance(train, Iterable):
+        if isinstance(train, Iterator):  # one pass only: cannot cycle or count epochs
+            if config.epochs is not None:
+                raise ValueError("epochs needs a re-iterable train (e.g. a DataLoader), got an "
+                                 "iterator")
+            return train, steps
+        if config.epochs is not None:
+            try:
+                steps = config.epochs * len(train)
+            except TypeError:
+                raise ValueError("epochs needs a train iterable with a len(); "
+                                 "use steps instead") from None
+        return _cycle(train), steps
+    raise TypeError("train must be a pair (x, y) of arrays/tensors, a callable "
+                    f"batch_fn(step, rng) -> (x, y), or an iterable of batches; got "
+                    f"{type(train).__name__}")
+
+
+def _eval_batches(data, batch_size: int) -> Iterable:
+    if _is_pair(data):
+        x, y = _check_pair(data, "val")
+        return ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
+    if isinstance(data, Iterable):
+        return data
+    raise TypeError(f"data must be a pair (x, y) or an iterable of batches, got "
+                    f"{type(data).__name__}")
+
+
+def _acc_dtype(device: torch.device) -> torch.dtype:
+    """float64 for running sums, except on MPS, which has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = model(x)
+    # A bare torch.nn.LSTM returns (output, (h_n, c_n)); train on its output.
+    return out[0] if isinstance(out, tuple) else out
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data, loss: str | Callable = "mse", batch_size: int = 256, *,
+             metrics=None, device: str | torch.device | None = None) -> dict[str, float]:
+    """Mean loss (and metrics) of ``model`` on ``data``, in eval mode and without gradients.
+
+    Args:
+        data: a pair ``(x, y)`` (cut into batches of ``batch_size``) or an iterable of batches.
+        loss: as in :func:`fit`.
+        metrics: names from ``METRICS`` (``"accuracy"``, ``"mse"``, ``"mae"``) or
+            ``{name: fn(output, y)}``.
+        device: where to compute; ``None`` -> the device of the model's parameters.
+
+    Returns:
+        ``{"loss": ..., **metrics}``; batch values are averaged weighted by batch size N.
+    """
+    fns = _resolve_metrics(metrics)
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    device = torch.device(device)
+    dtype = _model_dtype(model)
+    was_training = model.training
+    model.eval()
+    acc = _acc_dtype(device)
+    totals = {"loss": torch.zeros((), dtype=acc, device=device)}
+    totals.update({k: torch.zeros((), dtype=acc, device=device) for k in fns})
+    n = 0
+    try:
+        for batch in _eval_batches(data, batch_size):
+            x, y = _prepare(batch, device, dtype, loss)
+            out = _forward(model, x)
+            w = len(x)
+            totals["loss"] += compute_loss(loss, out, y).to(acc) * w
+            for k, fn in fns.items():
+                totals[k] += torch.as_tensor(fn(out, y), device=device).to(acc) * w
+            n += w
+    finally:
+        model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate got no batches")
+    return {k: float(v) / n for k, v in totals.items()}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x, batch_size: int = 256, *,
+            device: str | torch.device | None = None) -> np.ndarray:
+    """``model(x)`` in eval mode, without gradients, in batches; returns a numpy array on the CPU.
+
+    ``x`` is an array or tensor (N, ...); floating inputs are cast to the model's dtype.
+    ``device`` defaults to the device of the model's parameters.
+    """
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    device = torch.device(device)
+    x = _to_tensor(x)
+    if x.is_floating_point():
+        x = x.to(_model_dtype(model))
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [_forward(model, x[i:i + batch_size].to(device)).cpu()
+                for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    if not outs:
+        raise ValueError("predict got an empty x")
+    return torch.cat(outs).numpy()
+
+
+# ----------------------------------------------------------------------------- fit
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer named by ``config.optimizer`` with ``lr``, ``weight_decay``, ``momentum``."""
+    params = list(params)
+    name, lr, wd = config.optimizer, config.lr, config.weight_decay
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def _progress_bar(total: int, enabled: bool):
+    # LSTM_LIB_PROGRESS=0 turns every bar off: the book build sets it, because a bar executed
+    # into a notebook is saved as a frozen widget that the website would show as "0%".
+    if not enabled or os.environ.get("LSTM_LIB_PROGRESS", "").strip() == "0":
+        return None
+    with warnings.catch_warnings():
+        # Inside a kernel without ipywidgets tqdm.auto warns and falls back to the text bar.
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    try:
+        return tqdm(total=total, unit="step", dynamic_ncols=True, leave=True)
+    except ImportError:  # tqdm.notebook without a widget frontend
+        from tqdm.std import tqdm as tqdm_std
+
+        return tqdm_std(total=total, unit="step", dynamic_ncols=True, leave=True)
+
+
+def _global_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
+        loss: str | Callable = "mse", metrics=None, optimizer=None,
+        scheduler: Callable | None = None) -> History:
+    """Train ``model`` in place; return the :class:`History`.
+
+    Args:
+        model: any ``nn.Module`` mapping a batch ``x`` to an output (a tuple output, as of a bare
+            ``nn.LSTM``, is reduced to its first element). It is moved to the device.
+        train: one of
+            * a pair ``(x, y)`` of arrays or tensors, N examples each: shuffled minibatches of
+              ``config.batch_size`` drawn with a generator seeded by ``config.seed``;
+            * a callable ``batch_fn(step, rng) -> (x, y)`` for endless synthetic data; ``step``
+              counts from 1 and ``rng`` is a ``numpy.random.Generator`` seeded by ``config.seed``;
+            * any iterable of ``(x, y)`` batches, e.g. a ``DataLoader`` (cycled until ``steps``).
+        val: ``None``, a pair ``(x, y)`` or an iterable of batches; evaluated every
+            ``config.eval_every`` steps and after the last.
+        config: a :class:`TrainConfig` (default ``TrainConfig()``).
+        loss: ``"mse"``, ``"ce"`` (logits (N, C) / targets (N,), or per step (N, T, C) / (N, T)),
+            ``"bce"``, or a callable ``loss(output, y) -> scalar tensor``.
+        metrics: extra validation metrics: names in ``METRICS`` or ``{name: fn(output, y)}``.
+        optimizer: overrides ``config.optimizer``: a ``torch.optim.Optimizer`` built on
+            ``model.parameters()``, or a factory ``params -> Optimizer`` such as
+            ``functools.partial(torch.optim.SGD, lr=0.1)``.
+        scheduler: a factory ``optimizer -> torch.optim.lr_scheduler.LRScheduler``, e.g.
+            ``lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)``;
+            stepped after every optimizer step. ``History.lr`` records the rate of each step.
+
+    ``fit`` starts with ``seed_everything(config.seed)`` (Python, numpy and torch's global
+    generators), so dropout inside the model repeats too; create the model after seeding yourself
+    to make its initial weights repeatable as well.
+
+    Raises:
+        FloatingPointError: if the training loss becomes NaN or infinite.
+    """
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if isinstance(loss, str) and loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
+    metric_fns = _resolve_metrics(metrics)
+    device = default_device() if config.device is None else torch.device(config.device)
+
+    seed_everything(config.seed)  # dropout and any other randomness inside the model
+    gen = torch.Generator().manual_seed(config.seed)  # shuffling, independent of the model
+    model.to(device)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer is None:
+        opt = make_optimizer(params, config)
+    elif isinstance(optimizer, torch.optim.Optimizer):
+        opt = optimizer
+    elif callable(optimizer):
+        opt = optimizer(params)
+    else:
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer or a factory params -> "
+                        f"Optimizer, got {type(optimizer).__name__}")
+
+    sched = scheduler(opt) if scheduler is not None else None
+
+    batches, steps = _batches_for(train, config, gen)
+    dtype = _model_dtype(model)
+    acc = _acc_dtype(device)
+    eval_bs = max(config.batch_size, 256)
+    history = History(device=str(device), config=config.to_dict())
+    buf_loss: list[torch.Tensor] = []
+    buf_norm: list[torch.Tensor] = []
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_evals = 0
+    bar = _progress_bar(steps, config.progress)
+    postfix: dict[str, str] = {}
+    t0 = time.perf_counter()
+
+    def flush():
+        if not buf_loss:
+            return
+        losses = torch.stack(buf_loss).tolist()  # one host copy for the whole chunk
+        norms = torch.stack(buf_norm).tolist()
+        first = len(history.train_loss) + 1
+        buf_loss.clear()
+        buf_norm.clear()
+        for k, v in enumerate(losses):
+            if not math.isfinite(v):
+                raise FloatingPointError(
+                    f"the training loss is {v} at step {first + k}; try a lower lr or "
+                    f"clip_norm > 0 (lr={config.lr}, clip_norm={config.clip_norm})")
+        history.train_loss.extend(losses)
+        history.grad_norm.extend(norms)
+        if bar is not None:
+            postfix["loss"] = f"{losses[-1]:.4g}"
+            bar.set_postfix(postfix, refresh=False)
+
+    try:
+        step = 0
+        for step, batch in enumerate(itertools.islice(batches, steps), start=1):
+            x, y = _prepare(batch, device, dtype, loss)
+            opt.zero_grad(set_to_none=True)
+            batch_loss = compute_loss(loss, _forward(model, x), y)
+            if batch_loss.ndim != 0:
+                raise ValueError(f"the loss must be a scalar, got shape {tuple(batch_loss.shape)}")
+            batch_loss.backward()
+            if config.clip_norm > 0:
+                norm = torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
+            else:
+                norm = _global_norm(params)
+                if config.clip_value > 0:
+                    torch.nn.utils.clip_grad_value_(params, config.clip_value)
+            history.lr.append(float(opt.param_groups[0]["lr"]))
+            opt.step()
+            if sched is not None:
+                sched.step()
+
+            buf_loss.append(batch_loss.detach().to(acc))
+            buf_norm.append(norm.detach().to(batch_loss.device, acc))
+            history.step.append(step)
+            history.time.append(time.perf_counter() - t0)
+            if bar is not None:
+                bar.update(1)
+            if len(buf_loss) >= _FLUSH_EVERY:
+                flush()
+
+            if val is not None and (step % config.eval_every == 0 or step == steps):
+                flush()
+                result = evaluate(model, val, loss, eval_bs, metrics=metric_fns, device=device)
+                history.val_step.append(step)
+                history.val_loss.append(result.pop("loss"))
+                for k, v in result.items():
+                    history.val_metrics.setdefault(k, []).append(v)
+                if bar is not None:
+                    postfix["val"] = f"{history.val_loss[-1]:.4g}"
+                    bar.set_postfix(postfix, refresh=False)
+                if history.val_loss[-1] <= min(history.val_loss):
+                    history.best_step = step
+                    bad_evals = 0
+                    if config.patience > 0:
+                        best_state = {k: v.detach().clone()
+                                      for k, v in model.state_dict().items()}
+                else:
+                    bad_evals += 1
+                    if config.patience > 0 and bad_evals >= config.patience:
+                        history.stopped_early = True
+                        break
+        flush()
+        if step < steps and not history.stopped_early:
+            warnings.warn(f"train ran out of batches after {step} of {steps} steps",
+                          RuntimeWarning, stacklevel=2)
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path: str | Path, model: nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None,
+                    history: History | None = None, config: TrainConfig | None = None, *,
+                    extra: Mapping[str, Any] | None = None) -> Path:
+    """Save state_dicts and plain data (no pickled classes) to ``path``; returns the path.
+
+    The file holds ``{"format", "model", "optimizer", "history", "config"}``, where history and
+    config are dicts of lists/numbers/strings (``extra``, e.g. the model's constructor arguments,
+    must be such plain data too), so :func:`load_checkpoint` can read it with
+    ``torch.load(weights_only=True)``.
+    """
+    from lstm_lib import __version__
+
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": _CHECKPOINT_FORMAT,
+        "lstm_lib_version": __version__,
+        "torch_version": str(torch.__version__),  # a str subclass that weights_only refuses
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "history": history.to_dict() if history is not None else None,
+        "config": config.to_dict() if config is not None else None,
+        "extra": dict(extra) if extra is not None else None,
+    }
+    _check_plain(payload, "checkpoint")
+    torch.save(payload, path)
+    return path
+
+
+_PLAIN = (str, int, float, bool, type(None), torch.Tensor, torch.dtype, torch.Size)
+
+
+def _check_plain(obj, where: str) -> None:
+    """Raise TypeError unless ``obj`` is built of containers, numbers, strings and tensors."""
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _check_plain(k, where)
+            _check_plain(v, f"{where}[{k!r}]")
+    elif isinstance(obj, list | tuple):
+        for k, v in enumerate(obj):
+            _check_plain(v, f"{where}[{k}]")
+    elif type(obj) not in _PLAIN and not isinstance(obj, torch.Tensor):
+        raise TypeError(f"{where} is a {type(obj).__name__}; a checkpoint holds only plain data "
+                        "(dict, list, tuple, str, int, float, bool, None, tensors), so that "
+                        "load_checkpoint can read it with weights_only=True")
+
+
+def load_checkpoint(path: str | Path, model: nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+    """Load weights (and optimizer state) saved by :func:`save_checkpoint` into ``model``.
+
+    The file is read with ``torch.load(weights_only=True)``: a file that would need to unpickle
+    arbitrary objects (and so could run code) is refused with ``pickle.UnpicklingError``.
+
+    Returns:
+        the checkpoint dict; ``"history"`` is a :class:`History` (or ``None``), ``"config"`` a
+        :class:`TrainConfig` (or ``None``).
+    """
+    try:
+        ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise pickle.UnpicklingError(
+            f"refusing to load {path}: it is not a plain-data lstm_lib checkpoint "
+            f"(torch.load with weights_only=True failed: {err})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an lstm_lib checkpoint (expected format "
+                         f"{_CHECKPOINT_FORMAT!r})")
+    model.load_state_dict(ckpt["model"])
+    if optimizer is not None:
+        if ckpt.get("optimizer") is None:
+            raise ValueError(f"{path} holds no optimizer state")
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt.get("history") is not None:
+        ckpt["history"] = History.from_dict(ckpt["history"])
+    if ckpt.get("config") is not None:
+        ckpt["config"] = TrainConfig(**ckpt["config"])
+    return ckpt
