@@ -22,8 +22,9 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/python tools/book.py
 
+# one BLAS/OpenMP thread per test worker: the workers already use every core
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadgroup
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not book"
