@@ -112,9 +112,18 @@ def test_library_change_invalidates_the_execution_cache(tmp_path):
     (root / "lstm_lib" / "cell.py").write_text("x = 1\n")
     (root / "requirements.txt").write_text("numpy\n")
     (root / "_config.yml").write_text("title: t\n")
+    (root / "tools").mkdir()
+    (root / "tools" / "ext.py").write_text("y = 1\n")
     cache = root / "_build" / ".jupyter_cache"
-    cache.mkdir(parents=True)
-    (root / "_build" / FINGERPRINT_NAME).write_text(fingerprint(root))
+
+    def fresh_build():
+        cache.mkdir(parents=True)
+        (root / "_build" / FINGERPRINT_NAME).write_text(fingerprint(root))
+
+    fresh_build()
     assert invalidate_stale_cache(root, root) is False and cache.exists()
     (root / "lstm_lib" / "cell.py").write_text("x = 2\n")
-    assert invalidate_stale_cache(root, root) is True and not cache.exists()
+    assert invalidate_stale_cache(root, root) is True and not (root / "_build").exists()
+    fresh_build()
+    (root / "tools" / "ext.py").write_text("y = 2\n")
+    assert invalidate_stale_cache(root, root) is True and not (root / "_build").exists()

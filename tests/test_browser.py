@@ -1,8 +1,9 @@
 """Open every page of the built site in headless Chromium, as a reader would.
 
-Checks, per page: no JavaScript error, every image loaded, MathJax typeset every formula without
-an error. Needs Debian's ``chromium`` (``.ci/run`` installs it); without it the test is skipped
-with a message that says so. The site is served on 127.0.0.1 only.
+Checks, per page: no JavaScript error, no failed request (the site must work offline, so nothing
+may come from a CDN), every image loaded, MathJax typeset every formula without an error. Needs
+Debian's ``chromium`` (``.ci/run`` installs it); without it the test is skipped with a message
+that says so. The site is served on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ PAGE_REPORT = """() => ({
                                                     i.complete && i.naturalWidth > 0]),
     formulas: document.querySelectorAll('.math').length,
     typeset: document.querySelectorAll('.MathJax_CHTML, .MathJax_SVG, .MathJax').length,
-    mathErrors: document.querySelectorAll('.MathJax_Error, [data-mjx-error]').length,
+    mathErrors: document.body.innerText.split('Math Processing Error').length - 1
+                + document.querySelectorAll('.MathJax_Error, [data-mjx-error]').length,
     errorOutputs: document.querySelectorAll('.output.error, .output.traceback').length,
 })"""
 
@@ -77,8 +79,12 @@ def test_every_page_renders_in_chromium(site):
         browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS[1:])
         for page_path in pages:
             page = browser.new_page()
-            errors = []
+            errors, failed = [], []
             page.on("pageerror", lambda err, errors=errors: errors.append(str(err)))
+            # the site must work offline: every asset it asks for must come from the site itself
+            page.on("requestfailed", lambda req, failed=failed: failed.append(req.url))
+            page.on("response", lambda res, failed=failed:
+                    failed.append(f"{res.url} ({res.status})") if res.status >= 400 else None)
             page.goto(f"{base}/{page_path}", wait_until="load")
             if "mathjax/MathJax.js" in (root / page_path).read_text():  # loads async: wait
                 page.wait_for_function("() => window.MathJax && window.MathJax.Hub",
@@ -89,6 +95,9 @@ def test_every_page_renders_in_chromium(site):
             bad_images = [src for src, ok in report["images"] if not ok]
             if errors:
                 problems.append(f"{page_path}: JavaScript errors {errors}")
+            failed = [url for url in failed if not url.startswith(("about:", "data:"))]
+            if failed:
+                problems.append(f"{page_path}: requests failed {failed}")
             if bad_images:
                 problems.append(f"{page_path}: images not loaded {bad_images}")
             if report["formulas"] and (mathjax != "done" or report["typeset"] == 0):

@@ -4,8 +4,8 @@
   (``nb_execution_raise_on_error`` in ``_config.yml``); the exit code is Jupyter Book's.
 * Executed chapters are cached by Jupyter Book (``execute_notebooks: cache``), keyed on each
   chapter's own text. That key does not see the library, so this script drops the cache whenever
-  ``lstm_lib``, ``requirements.txt`` or ``_config.yml`` changed: an edit to a cell re-executes
-  every chapter that uses it.
+  ``lstm_lib``, ``tools/``, ``requirements.txt`` or ``_config.yml`` changed: an edit to a cell
+  re-executes every chapter that uses it.
 * ``--fresh`` deletes the output directory first; ``make test`` builds that way, because an
   incremental rebuild can hide a failure.
 """
@@ -26,8 +26,8 @@ FINGERPRINT_NAME = "lstm_lib.sha256"
 
 def fingerprint(root: Path = ROOT) -> str:
     """sha256 over every input that the cached chapter outputs depend on besides their text."""
-    files = sorted((root / "lstm_lib").rglob("*.py")) + [root / "requirements.txt",
-                                                          root / "_config.yml"]
+    files = (sorted((root / "lstm_lib").rglob("*.py")) + sorted((root / "tools").glob("*.py"))
+             + [root / "requirements.txt", root / "_config.yml"])
     digest = hashlib.sha256()
     for path in files:
         digest.update(str(path.relative_to(root)).encode())
@@ -43,12 +43,16 @@ def build_command(out: Path, root: Path = ROOT) -> list[str]:
 
 
 def invalidate_stale_cache(out: Path, root: Path = ROOT) -> bool:
-    """Delete the execution cache under ``out`` if the library changed; True if it was deleted."""
-    cache = out / "_build" / ".jupyter_cache"
-    stamp = out / "_build" / FINGERPRINT_NAME
-    current = fingerprint(root)
-    if cache.exists() and (not stamp.exists() or stamp.read_text().strip() != current):
-        shutil.rmtree(cache)
+    """Delete ``out/_build`` if the library or the build changed since it was made.
+
+    The execution cache must go (its outputs came from the old library), and so must the html
+    and doctrees: Sphinx does not notice a change in our extensions in ``tools/``. Returns True
+    if anything was deleted.
+    """
+    build = out / "_build"
+    stamp = build / FINGERPRINT_NAME
+    if build.exists() and (not stamp.exists() or stamp.read_text().strip() != fingerprint(root)):
+        shutil.rmtree(build)
         return True
     return False
 
@@ -59,7 +63,7 @@ def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT) -> int:
     if fresh and (out / "_build").exists():
         shutil.rmtree(out / "_build")
     if invalidate_stale_cache(out, root):
-        print("lstm_lib, requirements.txt or _config.yml changed: re-executing every chapter")
+        print("lstm_lib, tools/, requirements.txt or _config.yml changed: rebuilding everything")
     # Progress bars executed into a notebook are saved as frozen widgets: none on the website.
     # One BLAS/OpenMP thread per kernel: the chapters' models are small, and on a 2-core machine
     # extra threads only contend (measured: 46 s with torch's 2 threads, 0.35 s with one, for the

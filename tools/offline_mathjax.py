@@ -34,6 +34,10 @@ def _configure(app: Sphinx) -> None:
     app.config.mathjax2_config = {
         "tex2jax": {"processClass": process, "ignoreClass": "tex2jax_ignore|mathjax_ignore"},
         "messageStyle": "none",
+        # The package ships only the STIX-Web web fonts (as Jupyter's classic notebook used
+        # them); MathJax's default TeX fonts are absent and would end in "Math Processing Error".
+        "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web",
+                     "imageFont": None},
     }
     app.config.mathjax3_config = None  # that format is for MathJax 3; we ship 2.7
 
