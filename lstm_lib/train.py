@@ -254,10 +254,18 @@ def _ce_shapes(output: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tor
     return output.reshape(-1, output.shape[-1]), y.reshape(-1).long()
 
 
+IGNORE_INDEX = -100  # a target that loss="ce" and accuracy skip (F.cross_entropy's default)
+
+
 def accuracy(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Fraction of correct argmax predictions; per step for (N, T, C) outputs."""
+    """Fraction of correct argmax predictions; per step for (N, T, C) outputs.
+
+    Targets equal to ``IGNORE_INDEX`` (-100: steps without a label) are left out of the count,
+    exactly as ``loss="ce"`` leaves them out of the loss. NaN if every target is ignored.
+    """
     logits, target = _ce_shapes(output, y)
-    return (logits.argmax(dim=-1) == target).float().mean()
+    keep = target != IGNORE_INDEX
+    return ((logits.argmax(dim=-1) == target) & keep).sum() / keep.sum()
 
 
 def _mse(output, y):
