@@ -1,0 +1,34 @@
+"""``lstm_lib.nn`` (imported as ``lnn``): torch drop-ins for recurrent layers and cells.
+
+Layers, same constructor, forward, outputs, parameter names and state_dict as torch.nn::
+
+    lnn.RNN, lnn.LSTM, lnn.GRU             # drop-ins for torch.nn.RNN / LSTM / GRU
+    lnn.PeepholeLSTM, lnn.CIFG             # lnn.LSTM's interface, other equations
+
+Cells, drop-ins for torch.nn.*Cell::
+
+    lnn.RNNCell, lnn.LSTMCell, lnn.GRUCell, lnn.PeepholeLSTMCell, lnn.CIFGCell
+
+Extras for the book, keyword-only so the torch behaviour is the default:
+
+* ``layer(x, hx, return_gates=True) -> output, hidden, gates``; ``gates[layer]["f"]`` is (T, N, H)
+  (see :meth:`lstm_lib.nn.layers._RNNBase.forward`); cells return ``(output, gates)``.
+* ``lnn.LSTM(..., variant="NIG" | "NFG" | "NOG" | "NIAF" | "NOAF" | "FGR")``: Greff et al. 2017.
+* ``input_dropout=``, ``recurrent_dropout=``: variational dropout (Gal & Ghahramani 2016).
+* ``forget_bias=1.0``: the forget block of ``bias_ih`` set to 1, of ``bias_hh`` to 0.
+* ``to_reference_params`` / ``from_reference_params``: to and from ``lstm_lib.reference`` cells.
+
+The equations, one time step each, are in :mod:`lstm_lib.nn.functional`; the time loop of one
+layer is :func:`lstm_lib.nn.loop.run_layer`.
+"""
+
+from lstm_lib.nn.cells import CIFGCell, GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell
+from lstm_lib.nn.functional import VARIANTS
+from lstm_lib.nn.layers import CIFG, GRU, LSTM, RNN, PeepholeLSTM
+from lstm_lib.nn.reference_params import from_reference_params, to_reference_params
+
+__all__ = [
+    "RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG",
+    "RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell", "CIFGCell",
+    "VARIANTS", "to_reference_params", "from_reference_params",
+]
