@@ -1,0 +1,130 @@
+"""Generate text from a trained character model, with a temperature.
+
+A character model maps ids ``x`` (N, T) to next-character logits (N, T, V). To generate, feed a
+*prime* string, then repeatedly draw the next character from
+
+    p_k = softmax(z / τ)_k = exp(z_k / τ) / Σ_j exp(z_j / τ),
+
+where ``z`` are the logits of the last step and τ > 0 is the *temperature*, and feed the drawn
+character back in. τ = 1 samples from the model's own distribution; τ < 1 sharpens it (τ → 0 is
+greedy argmax decoding, :func:`greedy`); τ > 1 flattens it towards uniform.
+
+The model must follow the protocol of :class:`lstm_lib.models.SequenceModel`::
+
+    logits, state = model(x, state, return_state=True)   # x (1, T) int64 -> (1, T, V)
+
+so that the recurrent state carries over from one call to the next and each new character costs
+one step. Example::
+
+    from lstm_lib.sampling import sample
+    text = sample(model, corpus.vocab, prime="def ", length=200, temperature=0.5, seed=0)
+
+Sampling runs in eval mode without gradients, on the device of the model's parameters, with its
+own seeded ``torch.Generator``: the same seed gives the same text, and the global random state is
+untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import nn
+
+__all__ = ["temperature_softmax", "sample", "greedy"]
+
+
+def _check_temperature(temperature: float) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r} "
+                         "(use greedy() for the temperature -> 0 limit)")
+    return float(temperature)
+
+
+def temperature_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """``softmax(logits / temperature)`` over the last axis, computed stably.
+
+    Args:
+        logits: (..., V) unnormalised log-probabilities.
+        temperature: τ > 0 and finite.
+
+    Returns:
+        probabilities of the same shape, summing to 1 over the last axis.
+
+    Raises:
+        ValueError: ``temperature`` is not a finite number > 0.
+    """
+    t = _check_temperature(temperature)
+    # float64: with a small τ, logits / τ can exceed float32's exp range before the max shift
+    return torch.softmax(logits.double() / t, dim=-1)
+
+
+def _encode_prime(vocab, prime: str, length: int) -> torch.Tensor:
+    if not isinstance(prime, str) or len(prime) == 0:
+        raise ValueError(f"prime must be a non-empty string (the model needs at least one "
+                         f"input), got {prime!r}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"length must be an int >= 0, got {length!r}")
+    return torch.as_tensor(vocab.encode(prime), dtype=torch.int64)[None]  # (1, len(prime))
+
+
+@torch.no_grad()
+def _generate(model: nn.Module, vocab, prime: str, length: int, pick) -> str:
+    x = _encode_prime(vocab, prime, length)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    out: list[int] = []
+    try:
+        logits, state = model(x.to(device), None, return_state=True)  # (1, T, V)
+        for _ in range(length):
+            nxt = pick(logits[0, -1])  # an int id
+            out.append(nxt)
+            x_t = torch.tensor([[nxt]], dtype=torch.int64, device=device)  # (1, 1)
+            logits, state = model(x_t, state, return_state=True)
+    finally:
+        model.train(was_training)
+    return vocab.decode(out)
+
+
+def sample(model: nn.Module, vocab, prime: str, length: int, temperature: float = 1.0,
+           seed: int = 0) -> str:
+    """Draw ``length`` characters after ``prime`` at the given temperature.
+
+    Args:
+        model: a character model with the protocol above (e.g. ``SequenceModel(...,
+            embedding=len(vocab), readout="all")``).
+        vocab: has ``encode(str) -> ids`` and ``decode(ids) -> str``
+            (:class:`lstm_lib.data.CharVocab`).
+        prime: the text the model reads first; non-empty.
+        length: how many characters to generate (>= 0).
+        temperature: τ > 0; see the module docstring.
+        seed: seeds the generator that draws the characters.
+
+    Returns:
+        the ``length`` generated characters (without the prime).
+
+    Raises:
+        ValueError: bad ``temperature``, empty ``prime`` or negative ``length``.
+    """
+    t = _check_temperature(temperature)
+    gen = torch.Generator().manual_seed(int(seed))
+
+    def pick(z: torch.Tensor) -> int:  # z: (V,) logits of the last step
+        p = temperature_softmax(z.cpu(), t)
+        return int(torch.multinomial(p, 1, generator=gen))
+
+    return _generate(model, vocab, prime, length, pick)
+
+
+def greedy(model: nn.Module, vocab, prime: str, length: int) -> str:
+    """Always take the most likely next character: the temperature -> 0 limit of :func:`sample`.
+
+    Same arguments and result as :func:`sample`, without ``temperature`` and ``seed``. Greedy
+    text tends to fall into loops (a repeated line or word), which is why sampling uses τ > 0.
+    """
+    return _generate(model, vocab, prime, length, lambda z: int(torch.argmax(z)))
