@@ -6,6 +6,8 @@
   chapter's own text. That key does not see the library, so this script drops the cache whenever
   ``lstm_lib``, ``tools/``, ``requirements.txt`` or ``_config.yml`` changed: an edit to a cell
   re-executes every chapter that uses it.
+* Chapters are executed in parallel first (``tools/preexecute.py``, ``--jobs``, default: the
+  number of cores) into that same cache; a chapter that fails stops the build there.
 * ``--fresh`` deletes the output directory first; ``make test`` builds that way, because an
   incremental rebuild can hide a failure.
 """
@@ -19,6 +21,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
+
+if __package__ in (None, ""):  # run as a script: make `tools.preexecute` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
 FINGERPRINT_NAME = "lstm_lib.sha256"
@@ -57,19 +64,30 @@ def invalidate_stale_cache(out: Path, root: Path = ROOT) -> bool:
     return False
 
 
-def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT) -> int:
-    """Build the html book into ``out/_build/html``; returns the exit code (0 = success)."""
+def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT,
+          jobs: int | None = None) -> int:
+    """Build the html book into ``out/_build/html``; returns the exit code (0 = success).
+
+    ``jobs`` chapters execute at once (default: the number of cores; 1 leaves all execution to
+    Jupyter Book, one chapter after another).
+    """
+    from tools.preexecute import KERNEL_ENV, preexecute
+
     out = Path(out).resolve()
     if fresh and (out / "_build").exists():
         shutil.rmtree(out / "_build")
     if invalidate_stale_cache(out, root):
         print("lstm_lib, tools/, requirements.txt or _config.yml changed: rebuilding everything")
-    # Progress bars executed into a notebook are saved as frozen widgets: none on the website.
-    # One BLAS/OpenMP thread per kernel: the chapters' models are small, and on a 2-core machine
-    # extra threads only contend (measured: 46 s with torch's 2 threads, 0.35 s with one, for the
-    # gradient-norm measurements of the vanishing-gradients chapter).
-    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           **os.environ, "LSTM_LIB_PROGRESS": "0"}
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1:
+        config = yaml.safe_load((root / "_config.yml").read_text())
+        failed = preexecute(root, out / "_build" / ".jupyter_cache", jobs=jobs,
+                            timeout=config["execute"]["timeout"])
+        if failed:
+            print(f"{failed} chapter(s) failed to execute; see the tracebacks above")
+            return 1
+    env = {**{k: v for k, v in KERNEL_ENV.items() if k != "LSTM_LIB_PROGRESS"}, **os.environ,
+           "LSTM_LIB_PROGRESS": "0"}
     code = subprocess.call(build_command(out, root), cwd=root, env=env)
     if code == 0:
         (out / "_build" / FINGERPRINT_NAME).write_text(fingerprint(root) + "\n")
@@ -82,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete _build first")
     parser.add_argument("--out", type=Path, default=ROOT,
                         help="directory that receives _build/ (default: the repository)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="chapters executed at once (default: the number of cores)")
     args = parser.parse_args(argv)
-    return build(args.out, fresh=args.fresh)
+    return build(args.out, fresh=args.fresh, jobs=args.jobs)
 
 
 if __name__ == "__main__":
