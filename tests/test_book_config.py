@@ -127,3 +127,23 @@ def test_library_change_invalidates_the_execution_cache(tmp_path):
     fresh_build()
     (root / "tools" / "ext.py").write_text("y = 2\n")
     assert invalidate_stale_cache(root, root) is True and not (root / "_build").exists()
+
+
+@pytest.mark.parametrize("path", _notebook_chapters(), ids=lambda p: p.stem)
+def test_parallel_preexecution_uses_myst_nbs_cache_keys(path, tmp_path, sphinx_config):
+    """tools/preexecute.py must read a chapter exactly as MyST-NB does: with another cache key,
+    Jupyter Book would silently execute every chapter a second time, one after another."""
+    from jupyter_cache import get_cache
+    from myst_nb.core.config import NbParserConfig
+    from myst_nb.core.read import create_nb_reader
+    from myst_parser.config.main import MdParserConfig
+
+    from tools.preexecute import read_notebook
+
+    text = path.read_text()
+    md_config = MdParserConfig(enable_extensions=set(sphinx_config["myst_enable_extensions"]))
+    reader = create_nb_reader(str(path), md_config, NbParserConfig(), text)
+    cache = get_cache(str(tmp_path / "cache"))
+    _, ours = cache.create_hashed_notebook(read_notebook(path))
+    _, theirs = cache.create_hashed_notebook(reader.read(text))
+    assert ours == theirs
