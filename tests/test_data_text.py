@@ -59,6 +59,7 @@ def test_corpus_from_custom_root(tmp_path):
         (tmp_path / skipped / "skip.py").write_text("SKIPPED\n")
     (tmp_path / "pkg" / "mod.py").write_text("m = 3\n")
     (tmp_path / "notes.txt").write_text("not python\n")
+    (tmp_path / "_sysconfigdata__linux.py").write_text("build_time_vars = {'prefix': '/x'}\n")
     c = data.python_source_corpus(1000, root=tmp_path, val_fraction=0.2)
     assert c.files == ["a.py", "b.py", "pkg/mod.py"]
     assert c.text == "a = '\ufffd'\n\n\nb = 2\n\n\nm = 3\n\n\n"

@@ -33,8 +33,10 @@ def stdlib_source_files(root: str | os.PathLike | None = None) -> list[Path]:
     """All ``*.py`` files under the standard library, sorted by their path relative to it.
 
     ``root`` defaults to ``sysconfig.get_paths()["stdlib"]``. Directories named
-    site-packages, dist-packages, test, tests, idle_test and __pycache__ are skipped.
-    The order is by POSIX relative path, so it is the same on every machine.
+    site-packages, dist-packages, test, tests, idle_test and __pycache__ are skipped, and so
+    are the generated ``_sysconfigdata*.py`` files: they hold this machine's build variables
+    and install paths, not code anybody wrote, and differ between machines with the same
+    Python. The order is by POSIX relative path, so it is the same on every machine.
     """
     root = Path(root if root is not None else sysconfig.get_paths()["stdlib"])
     if not root.is_dir():
@@ -42,7 +44,8 @@ def stdlib_source_files(root: str | os.PathLike | None = None) -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
-        found += [Path(dirpath, f) for f in filenames if f.endswith(".py")]
+        found += [Path(dirpath, f) for f in filenames
+                  if f.endswith(".py") and not f.startswith("_sysconfigdata")]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
