@@ -38,6 +38,10 @@ def _configure(app: Sphinx) -> None:
         # them); MathJax's default TeX fonts are absent and would end in "Math Processing Error".
         "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web",
                      "imageFont": None},
+        # The fast preview draws formulas with MathJax's TeX fonts before the real typesetting,
+        # and those fonts are not shipped either (404s for MathJax_AMS-Regular.otf).
+        "fast-preview": {"disabled": True},
+        "menuSettings": {"CHTMLpreview": False},
     }
     app.config.mathjax3_config = None  # that format is for MathJax 3; we ship 2.7
 

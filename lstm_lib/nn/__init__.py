@@ -19,11 +19,18 @@ Extras for the book, keyword-only so the torch behaviour is the default:
 * ``to_reference_params`` / ``from_reference_params``: to and from ``lstm_lib.reference`` cells.
 
 The equations, one time step each, are in :mod:`lstm_lib.nn.functional`; the time loop of one
-layer is :func:`lstm_lib.nn.loop.run_layer`.
+layer is :func:`lstm_lib.nn.loop.run_layer`. The layers take a fused fast path where it applies
+(:mod:`lstm_lib.nn.fused`: the book's hand-derived BPTT as one autograd node per layer and
+direction); ``lnn.fast_path(False)`` (a call or a context manager) or ``LSTM_LIB_FAST=0`` in the
+environment turns it off, and ``lnn.fast_path_enabled()`` says whether it is on.
 """
 
 from lstm_lib.nn.cells import CIFGCell, GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell
 from lstm_lib.nn.functional import VARIANTS
+
+# the fast-path switch: public attributes, kept out of __all__ (the layers are the API)
+from lstm_lib.nn.fused import fast_path as fast_path
+from lstm_lib.nn.fused import fast_path_enabled as fast_path_enabled
 from lstm_lib.nn.layers import CIFG, GRU, LSTM, RNN, PeepholeLSTM
 from lstm_lib.nn.reference_params import from_reference_params, to_reference_params
 

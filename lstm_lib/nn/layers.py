@@ -13,7 +13,10 @@ torch (all keyword-only, defaults keep torch's behaviour):
 * ``forget_bias=``: initial forget-gate bias (LSTM kinds).
 
 The time loop of one layer and direction is :func:`lstm_lib.nn.loop.run_layer`, called from
-:meth:`_RNNBase._run_layer`; layers stack it over layers and directions.
+:meth:`_RNNBase._run_layer`; layers stack it over layers and directions. Where it applies (no
+gate recording, variant or lengths) the hook takes the fused fast path instead,
+:func:`lstm_lib.nn.fused.run_layer`: the same equations with the book's hand-derived BPTT as one
+autograd node per layer and direction (``lnn.fast_path(False)`` turns it off).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from lstm_lib.nn import loop
+from lstm_lib.nn import fused, loop
 from lstm_lib.nn._docs import FGR_ATTRS, FORGET_KW, PEEPHOLE_ATTRS, VARIANT_KW, layer_doc
 from lstm_lib.nn._kinds import KINDS, check_variant, make_step
 from lstm_lib.nn.dropout import check_probability, sequence_mask
@@ -320,9 +323,16 @@ class _RNNBase(nn.Module):
         hidden = tuple(torch.stack([s[j] for s in finals]) for j in range(len(hx)))
         return layer_input, hidden, gates
 
-    def _run_layer(self, step, x, state0, p, **kwargs):
-        """One layer and direction over time: the hook for a fused fast path."""
-        return loop.run_layer(step, x, state0, p, **kwargs)
+    def _run_layer(self, step, x, state0, p, *, reverse: bool = False,
+                   lengths: Tensor | None = None, h_mask: Tensor | None = None,
+                   record: bool = False):
+        """One layer and direction over time: the fused fast path (:mod:`lstm_lib.nn.fused`)
+        when it applies, else the generic loop; the same arguments and results."""
+        if fused.applies(self.mode, self.variant, x, lengths=lengths, record=record):
+            return fused.run_layer(self.mode, x, state0, p, reverse=reverse, h_mask=h_mask,
+                                   nonlinearity=self.nonlinearity)
+        return loop.run_layer(step, x, state0, p, reverse=reverse, lengths=lengths,
+                              h_mask=h_mask, record=record)
 
     @staticmethod
     def _repack(output: Tensor, like: PackedSequence) -> PackedSequence:

@@ -1,8 +1,9 @@
 """The time loop of one layer in one direction: the single place where time is unrolled.
 
 Every layer in :mod:`lstm_lib.nn.layers` calls :func:`run_layer` once per (layer, direction).
-A fused fast path (a ``torch.autograd.Function`` running the whole sequence at once) can replace
-it for the cases it supports, with the same arguments and results.
+The fused fast path, :func:`lstm_lib.nn.fused.run_layer` (a ``torch.autograd.Function`` running
+the whole sequence at once), replaces it for the cases it supports, with the same arguments and
+results; this loop remains the definition, and serves gate recording, variants and lengths.
 """
 
 from __future__ import annotations

@@ -1,0 +1,416 @@
+"""The fast path: one layer and one direction over the whole sequence as one autograd node.
+
+The generic loop (:func:`lstm_lib.nn.loop.run_layer`) builds an autograd graph of a dozen small
+ops per time step; its backward then walks that graph. Here the book's hand-derived BPTT
+(:mod:`lstm_lib.reference`: eqs. (R1)-(R4), (L1)-(L11), (P1)-(P3), (C1), (G1)-(G10)) is written
+once more, in torch, as a :class:`torch.autograd.Function` per cell family:
+
+* forward: the input projection of all T steps in one matrix product, ``x (T·N, D) @ W^T``; per
+  step one ``h_{t-1} @ U^T`` and the gate arithmetic, written into preallocated buffers; the
+  activations (gates, c_t, h_t) are saved instead of a per-step graph;
+* backward: per step only the recurrence, dh_{t-1} = U^T da_t (+ the cell path dc_{t-1}), with
+  the derivatives σ' = s(1 - s), tanh' = 1 - tanh² taken from the saved activations while they
+  are in cache (whole-sequence temporaries for them cost more memory traffic than they save);
+  the weight gradients are a few big products at the end: dW = Σ_t da_t^T x_t as one
+  ``(gH, T·N) @ (T·N, D)`` product, dU likewise with h_{t-1}.
+
+Pure torch ops, so it runs on any device. The layers use it automatically when it applies
+(:func:`applies`): no gate recording, no Greff variant, no ``lengths``/PackedSequence, no
+autocast; variational recurrent dropout masks are supported. Otherwise they keep the generic
+loop. Turn it off with ``lnn.fast_path(False)`` (a call, or a context manager) or with the
+environment variable ``LSTM_LIB_FAST=0`` (read at import).
+
+The Functions are differentiable once (``@once_differentiable``): double backward through a
+layer (a gradient penalty, Hessian-vector products) needs ``lnn.fast_path(False)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+_enabled = os.environ.get("LSTM_LIB_FAST", "1").strip().lower() not in ("0", "false", "no", "off")
+
+SUPPORTED = ("RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG")
+
+
+class fast_path:  # noqa: N801 - used like a function, as torch.set_grad_enabled
+    """Turn the fused fast path on or off: ``lnn.fast_path(False)`` sets it for the process;
+    ``with lnn.fast_path(False): ...`` sets it for the block and restores the previous setting.
+
+    The environment variable ``LSTM_LIB_FAST=0`` sets the initial value (default on).
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        global _enabled
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be a bool, got {enabled!r}")
+        self.prev = _enabled
+        _enabled = enabled
+
+    def __enter__(self) -> fast_path:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _enabled
+        _enabled = self.prev
+
+
+def fast_path_enabled() -> bool:
+    """Whether layers may take the fast path (see :class:`fast_path`)."""
+    return _enabled
+
+
+def applies(mode: str, variant: str | None, x: Tensor, *, lengths: Tensor | None,
+            record: bool) -> bool:
+    """Whether :func:`run_layer` serves this call; otherwise the generic loop does."""
+    return (_enabled and mode in SUPPORTED and variant is None and lengths is None
+            and not record and x.dim() == 3 and x.size(0) > 0
+            and not _autocast_enabled(x.device.type))
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    """Under autocast the generic loop runs (its ops are autocast's to cast; ``out=`` ops are
+    not). Devices autocast does not know (``meta``) have no autocast."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:
+        return False
+
+
+def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
+              reverse: bool = False, h_mask: Tensor | None = None, nonlinearity: str = "tanh",
+              ) -> tuple[Tensor, tuple[Tensor, ...], dict]:
+    """:func:`lstm_lib.nn.loop.run_layer` for the cases :func:`applies` accepts.
+
+    Same arguments and results: ``x`` (T, N, D) -> output (T, N, H), final state tuple, ``{}``.
+    """
+    if reverse:
+        x = x.flip(0)
+    W, U, b_ih, b_hh = p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]
+    if mode == "RNN":
+        out, h_n = RNNFunction.apply(x, state0[0], W, U, b_ih, b_hh, h_mask,
+                                     nonlinearity == "relu")
+        state = (h_n,)
+    elif mode == "GRU":
+        out, h_n = GRUFunction.apply(x, state0[0], W, U, b_ih, b_hh, h_mask)
+        state = (h_n,)
+    else:
+        peep = ((p["peephole_i"], p["peephole_f"], p["peephole_o"]) if mode == "PeepholeLSTM"
+                else (None, None, None))
+        out, h_n, c_n = LSTMFunction.apply(mode, x, state0[0], state0[1], W, U, b_ih, b_hh,
+                                           *peep, h_mask)
+        state = (h_n, c_n)
+    if reverse:
+        out = out.flip(0)
+    return out, state, {}
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def _input_projection(x: Tensor, W: Tensor, b: Tensor | None) -> Tensor:
+    """W x_t + b for all t at once: (T, N, D) -> (T, N, gH), one matrix product."""
+    T, N, D = x.shape
+    x2 = x.reshape(T * N, D)
+    out = torch.mm(x2, W.t()) if b is None else torch.addmm(b, x2, W.t())
+    return out.view(T, N, -1)
+
+
+def _sum_bias(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
+    """The book's single b = bias_ih + bias_hh (either may be absent)."""
+    if b_ih is None:
+        return b_hh
+    return b_ih if b_hh is None else b_ih + b_hh
+
+
+def _recurrent_grad(da: Tensor, h0: Tensor, Y: Tensor, h_mask: Tensor | None) -> Tensor:
+    """dU = Σ_t da_t^T h_{t-1} (h_{t-1} after the recurrent dropout mask), as big products.
+
+    da (T, N, gH); h0 (N, H); Y (T, N, H) holds h_1 .. h_T, so h_{t-1} is h0 then Y[:-1]: two
+    products instead of a concatenated copy of the states.
+    """
+    T, N, gH = da.shape
+    if h_mask is not None:
+        h_prev = torch.cat([h0.unsqueeze(0), Y[:-1]]) * h_mask  # (T, N, H)
+        return (h_prev.reshape(T * N, -1).t() @ da.reshape(T * N, gH)).t()
+    dU = (h0.t() @ da[0]).t()  # (gH, H)
+    if T > 1:
+        dU = dU.addmm_(da[1:].reshape(-1, gH).t(), Y[:-1].reshape(-1, Y.size(-1)))
+    return dU
+
+
+def _weight_grads(ctx, da: Tensor, x: Tensor, h0: Tensor, Y: Tensor, W: Tensor,
+                  h_mask: Tensor | None, ix: int, iw: int, da_h: Tensor | None = None):
+    """(L10), (L11) for all t at once: dx_t = W^T da_t, dW = Σ_t da_t x_t^T,
+    dU = Σ_t da_t h_{t-1}^T, db = Σ da: a few big products instead of T small ones.
+
+    ``da`` (T, N, gH) is the gradient on the input pre-activations, ``da_h`` on the recurrent
+    ones (equal to ``da`` except in the GRU). ``ix`` and ``iw`` are the indices of ``x`` and
+    ``W`` in forward's arguments; U, b_ih, b_hh follow W.
+    """
+    T, N, D = x.shape
+    gH = da.size(-1)
+    da_h = da if da_h is None else da_h
+    da2 = da.reshape(T * N, gH)
+    need = ctx.needs_input_grad
+    dx = (da2 @ W).view(T, N, D) if need[ix] else None
+    dW = (x.reshape(T * N, D).t() @ da2).t() if need[iw] else None  # the fast form for small D
+    dU = _recurrent_grad(da_h, h0, Y, h_mask) if need[iw + 1] else None
+    db_ih = da2.sum(0) if need[iw + 2] else None
+    db_hh = da_h.reshape(T * N, gH).sum(0) if need[iw + 3] else None
+    return dx, dW, dU, db_ih, db_hh
+
+
+# ---- the vanilla RNN -------------------------------------------------------------------------
+class RNNFunction(torch.autograd.Function):
+    """Elman RNN over a sequence, eq. (R1) forward and (R2)-(R4) backward.
+
+    ``apply(x, h0, W, U, b_ih, b_hh, h_mask, relu)``: x (T, N, D), h0 (N, H), W (H, D),
+    U (H, H), b_ih, b_hh (H,) or None, h_mask (N, H) or None (recurrent dropout on h_{t-1} where
+    it meets U), relu: bool. Returns output (T, N, H) and h_T (N, H).
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, W, U, b_ih, b_hh, h_mask, relu):
+        T = x.size(0)
+        Y = _input_projection(x, W, _sum_bias(b_ih, b_hh))  # (T, N, H), W x_t + b, then h_t
+        U_t = U.t()
+        h = h0
+        for t in range(T):  # (R1), in place on the projection
+            h_in = h if h_mask is None else h * h_mask
+            y = Y[t].addmm_(h_in, U_t)
+            h = y.relu_() if relu else y.tanh_()
+        ctx.relu = relu
+        ctx.save_for_backward(x, h0, W, U, h_mask, Y)
+        return Y, h.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dY, dh_T):
+        x, h0, W, U, h_mask, Y = ctx.saved_tensors
+        T = Y.size(0)
+        one = Y.new_ones(())
+        da = torch.empty_like(Y)  # (T, N, H)
+        dh = dY[T - 1] + dh_T
+        for t in range(T - 1, -1, -1):
+            if ctx.relu:
+                torch.mul(dh, Y[t] > 0, out=da[t])  # (R2) with relu' = [a > 0]
+            else:
+                torch.addcmul(one, Y[t], Y[t], value=-1, out=da[t]).mul_(dh)  # (R2)
+            rec = da[t] @ U  # (R3): U^T da, in rows
+            if h_mask is not None:
+                rec = rec.mul_(h_mask)
+            dh = rec.add_(dY[t - 1]) if t > 0 else rec
+        dx, dW, dU, db_ih, db_hh = _weight_grads(ctx, da, x, h0, Y, W, h_mask, ix=0, iw=2)
+        return dx, dh, dW, dU, db_ih, db_hh, None, None
+
+
+# ---- the LSTM family: LSTM, peephole LSTM, CIFG ---------------------------------------------
+def _o_first(t: Tensor | None, H: int) -> Tensor | None:
+    """Move the last gate block (o) to the front: i, f, g, o -> o, i, f, g (f, g, o -> o, f, g).
+
+    Then the sigmoid blocks are contiguous, and so are the blocks whose gradient comes from
+    dc_t; one op covers each. Cheap: it copies weights, never activations.
+    """
+    return None if t is None else torch.cat([t[-H:], t[:-H]])
+
+
+def _o_last(t: Tensor | None, H: int) -> Tensor | None:
+    """The inverse of :func:`_o_first`, for the gradients."""
+    return None if t is None else torch.cat([t[H:], t[:H]])
+
+
+class LSTMFunction(torch.autograd.Function):
+    """LSTM, peephole LSTM or CIFG over a sequence, the book's equations and hand-derived BPTT.
+
+    ``apply(mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask)`` with mode ``"LSTM"``
+    (eqs. (L1)-(L6) forward, (L7)-(L11) backward), ``"PeepholeLSTM"`` ((P1)-(P3) and the
+    peephole backward of ``peephole_step_backward``) or ``"CIFG"`` ((C1) and
+    ``cifg_step_backward``). Shapes: x (T, N, D); h0, c0 (N, H); W (gH, D); U (gH, H);
+    b_ih, b_hh (gH,) or None; p_i, p_f, p_o (H,) for the peephole LSTM, else None;
+    h_mask (N, H) or None. Gate blocks i, f, g, o (g = 4), or f, g, o for the CIFG (g = 3);
+    inside, the o block is moved to the front (:func:`_o_first`).
+    Returns output (T, N, H), h_T and c_T (N, H).
+    """
+
+    @staticmethod
+    def forward(ctx, mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
+        T, N, _ = x.shape
+        H = h0.size(-1)
+        cifg, peep = mode == "CIFG", mode == "PeepholeLSTM"
+        nd = 2 if cifg else 3  # the blocks after o: (i,) f, g
+        # (T, N, gH), blocks o, (i,) f, g: W x_t + b for all t, then per step the pre-activations,
+        # then (in place) the gate activations
+        G = _input_projection(x, _o_first(W, H), _o_first(_sum_bias(b_ih, b_hh), H))
+        C = torch.empty(T, N, H, dtype=x.dtype, device=x.device)  # c_t
+        TC = torch.empty_like(C)  # tanh(c_t)
+        Y = torch.empty_like(C)  # h_t
+        U_t = _o_first(U, H).t()
+        # per-step views, made in a few calls rather than a dozen per step
+        Gs, Cs, TCs, Ys = G.unbind(0), C.unbind(0), TC.unbind(0), Y.unbind(0)
+        Os, Fs, Gg = G[..., :H].unbind(0), G[..., -2 * H:-H].unbind(0), G[..., -H:].unbind(0)
+        Sig = G[..., :nd * H].unbind(0)  # o, (i,) f: the blocks σ is applied to at once
+        if not cifg:
+            Is = G[..., H:2 * H].unbind(0)
+        if peep:
+            IFs = G[..., H:3 * H].unbind(0)
+            p_if = torch.stack([p_i, p_f])  # (2, H)
+        h, c = h0, c0
+        for t in range(T):
+            h_in = h if h_mask is None else h * h_mask
+            Gs[t].addmm_(h_in, U_t)  # (N, gH) pre-activations of (L1)-(L4)
+            if peep:  # (P1), (P2): i and f look at c_{t-1}
+                IFs[t].view(N, 2, H).addcmul_(p_if, c.unsqueeze(1)).sigmoid_()
+            else:
+                Sig[t].sigmoid_()  # (L1), (L2), (L4)
+            g = Gg[t].tanh_()  # (L3)
+            if cifg:  # (C1): c_t = f ⊙ c_{t-1} + (1 - f) ⊙ g = g + f ⊙ (c_{t-1} - g)
+                c = torch.addcmul(g, Fs[t], c - g, out=Cs[t])
+            else:
+                c = torch.mul(Fs[t], c, out=Cs[t]).addcmul_(Is[t], g)  # (L5)
+            if peep:
+                Os[t].addcmul_(p_o, c).sigmoid_()  # (P3): o sees the new c_t
+            h = torch.mul(Os[t], torch.tanh(c, out=TCs[t]), out=Ys[t])  # (L6)
+        ctx.mode = mode
+        ctx.save_for_backward(x, h0, c0, W, U, p_i, p_f, p_o, h_mask, G, C, TC, Y)
+        return Y, h.clone(), c.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dY, dh_T, dc_T):
+        x, h0, c0, W, U, p_i, p_f, p_o, h_mask, G, C, TC, Y = ctx.saved_tensors
+        mode = ctx.mode
+        T, N, gH = G.shape
+        cifg, peep = mode == "CIFG", mode == "PeepholeLSTM"
+        H = gH // (3 if cifg else 4)
+        nd = 2 if cifg else 3  # blocks whose gradient comes through dc_t: all but o
+        U_p = _o_first(U, H)
+        one = G.new_ones(())
+        da = torch.empty_like(G)  # (T, N, gH) gradient on the pre-activations, o first
+        das, Gs = da.unbind(0), G.unbind(0)
+        da_os, da_cs, da_gs = (da[..., :H].unbind(0), da[..., H:].unbind(0),
+                               da[..., -H:].unbind(0))
+        da_fs, Os, Fs, Gg = (da[..., -2 * H:-H].unbind(0), G[..., :H].unbind(0),
+                             G[..., -2 * H:-H].unbind(0), G[..., -H:].unbind(0))
+        if not cifg:
+            da_is, Is = da[..., H:2 * H].unbind(0), G[..., H:2 * H].unbind(0)
+        Cs, TCs, dYs = C.unbind(0), TC.unbind(0), dY.unbind(0)
+        dh = dYs[T - 1] + dh_T
+        dc = dc_T
+        for t in range(T - 1, -1, -1):
+            S, tc, c_prev, g, f = Gs[t], TCs[t], (Cs[t - 1] if t > 0 else c0), Gg[t], Fs[t]
+            da_t, da_o = das[t], da_os[t]
+            torch.addcmul(S, S, S, value=-1, out=da_t)  # σ'(a) = s(1 - s), the sigmoid blocks
+            da_g = torch.addcmul(one, g, g, value=-1, out=da_gs[t])  # tanh' = 1 - g², (L8)
+            da_o.mul_(tc)  # da_o / dh = tanh(c_t) ⊙ o(1 - o), (L8)
+            K1 = torch.addcmul(one, tc, tc, value=-1).mul_(Os[t])  # o ⊙ (1 - tanh²(c_t))
+            if peep:  # c_t also reaches h_t through o_t (P3)
+                K1.addcmul_(da_o, p_o)
+            dc = torch.addcmul(dc, dh, K1)  # (L7): dL/dc_t
+            da_o.mul_(dh)
+            if cifg:  # f acts twice in (C1)
+                da_fs[t].mul_(c_prev - g)  # da_f = dc ⊙ (c_{t-1} - g) ⊙ f(1 - f)
+                da_g.mul_(1 - f)  # da_g = dc ⊙ (1 - f) ⊙ (1 - g²)
+            else:
+                da_is[t].mul_(g)  # da_i = dc ⊙ g ⊙ i(1 - i), (L8)
+                da_fs[t].mul_(c_prev)  # da_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
+                da_g.mul_(Is[t])  # da_g = dc ⊙ i ⊙ (1 - g²)
+            da_cs[t].view(N, nd, H).mul_(dc.unsqueeze(1))
+            dc = dc * f  # (L9): dL/dc_{t-1} through the additive path
+            if peep:  # ... and through i_t and f_t (P1), (P2)
+                dc.addcmul_(da_is[t], p_i).addcmul_(da_fs[t], p_f)
+            rec = da_t @ U_p  # (L10): dh_{t-1} = U^T da, in rows
+            if h_mask is not None:
+                rec = rec.mul_(h_mask)
+            dh = rec.add_(dYs[t - 1]) if t > 0 else rec
+        dx, dW, dU, db_ih, db_hh = _weight_grads(ctx, da, x, h0, Y, _o_first(W, H), h_mask,
+                                                 ix=1, iw=4)  # (L10), (L11)
+        dW, dU, db_ih, db_hh = (_o_last(v, H) for v in (dW, dU, db_ih, db_hh))
+        dp_i = dp_f = dp_o = None
+        if peep:  # dp_i = Σ da_i ⊙ c_{t-1}, dp_f = Σ da_f ⊙ c_{t-1}, dp_o = Σ da_o ⊙ c_t
+            need = ctx.needs_input_grad
+            C_prev = torch.cat([c0.unsqueeze(0), C[:-1]])
+            dp_i = (da[..., H:2 * H] * C_prev).sum((0, 1)) if need[8] else None
+            dp_f = (da[..., 2 * H:3 * H] * C_prev).sum((0, 1)) if need[9] else None
+            dp_o = (da[..., :H] * C).sum((0, 1)) if need[10] else None
+        return (None, dx, dh, dc, dW, dU, db_ih, db_hh, dp_i, dp_f, dp_o, None)
+
+
+# ---- the GRU ---------------------------------------------------------------------------------
+class GRUFunction(torch.autograd.Function):
+    """GRU over a sequence, PyTorch's convention: eqs. (G1)-(G4) forward, (G5)-(G10) backward
+    (the (G3) branches).
+
+    ``apply(x, h0, W, U, b_ih, b_hh, h_mask)``: x (T, N, D), h0 (N, H), W (3H, D), U (3H, H),
+    b_ih, b_hh (3H,) or None, h_mask (N, H) or None (recurrent dropout on h_{t-1} where it meets
+    U only; the interpolation (G4) keeps the undropped h_{t-1}). Returns output (T, N, H), h_T.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, W, U, b_ih, b_hh, h_mask):
+        T, N, _ = x.shape
+        H = h0.size(-1)
+        G = _input_projection(x, W, b_ih)  # (T, N, 3H): W x_t + b_ih, then r, z, n in place
+        AH = torch.empty_like(G)  # U h_{t-1} + b_hh, per step
+        Y = torch.empty(T, N, H, dtype=x.dtype, device=x.device)
+        U_t = U.t()
+        AHs, Ys = AH.unbind(0), Y.unbind(0)
+        RZs, Rs, Zs, Ns = (G[..., :2 * H].unbind(0), G[..., :H].unbind(0),
+                           G[..., H:2 * H].unbind(0), G[..., 2 * H:].unbind(0))
+        AHrz, AHn = AH[..., :2 * H].unbind(0), AH[..., 2 * H:].unbind(0)
+        h = h0
+        for t in range(T):
+            h_in = h if h_mask is None else h * h_mask
+            if b_hh is None:
+                torch.mm(h_in, U_t, out=AHs[t])
+            else:
+                torch.addmm(b_hh, h_in, U_t, out=AHs[t])
+            RZs[t].add_(AHrz[t]).sigmoid_()  # (G1), (G2)
+            n = Ns[t].addcmul_(Rs[t], AHn[t]).tanh_()  # (G3)
+            h = torch.addcmul(n, Zs[t], h - n, out=Ys[t])  # (G4): (1 - z) n + z h_{t-1}
+        ctx.save_for_backward(x, h0, W, U, h_mask, AH, G, Y)
+        return Y, h.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dY, dh_T):
+        x, h0, W, U, h_mask, AH, G, Y = ctx.saved_tensors
+        T, N, H3 = G.shape
+        H = H3 // 3
+        one = G.new_ones(())
+        # E = [da_n, da_r, da_z, r ⊙ da_n] per step: its first three blocks are the gradient on
+        # the input pre-activations (in the order n, r, z), its last three the gradient on
+        # U h_{t-1} + b_hh (in the order r, z, n): both are views, no copies
+        E = torch.empty(T, N, 4 * H, dtype=G.dtype, device=G.device)
+        Ys, dYs = Y.unbind(0), dY.unbind(0)
+        Rs, Zs, Ns, RZs = (G[..., :H].unbind(0), G[..., H:2 * H].unbind(0),
+                           G[..., 2 * H:].unbind(0), G[..., :2 * H].unbind(0))
+        HNs = AH[..., 2 * H:].unbind(0)
+        dans, dars, dazs, dhns, dahs = (E[..., :H].unbind(0), E[..., H:2 * H].unbind(0),
+                                        E[..., 2 * H:3 * H].unbind(0), E[..., 3 * H:].unbind(0),
+                                        E[..., H:].unbind(0))
+        dh = dYs[T - 1] + dh_T
+        for t in range(T - 1, -1, -1):
+            r, z, n, rz = Rs[t], Zs[t], Ns[t], RZs[t]
+            h_prev = Ys[t - 1] if t > 0 else h0
+            Dt = torch.addcmul(rz, rz, rz, value=-1)  # σ'(a) = s(1 - s) for r and z
+            da_n = torch.addcmul(one, n, n, value=-1, out=dans[t])  # (G6): 1 - n²
+            da_n.mul_(1 - z).mul_(dh)  # (G5), (G6): da_n = dh ⊙ (1 - z) ⊙ (1 - n²)
+            torch.mul(da_n, HNs[t], out=dars[t]).mul_(Dt[:, :H])  # (G7), (G8): da_r
+            torch.sub(h_prev, n, out=dazs[t]).mul_(dh).mul_(Dt[:, H:])  # (G5): da_z
+            torch.mul(da_n, r, out=dhns[t])  # gradient on U_n h_{t-1} + b_hn
+            rec = dahs[t] @ U  # (G9): U_r^T da_r + U_z^T da_z + U_n^T (r ⊙ da_n)
+            if h_mask is not None:
+                rec = rec.mul_(h_mask)
+            dh = rec.addcmul_(dh, z)  # (G9): + dh ⊙ z_t
+            if t > 0:
+                dh = dh.add_(dYs[t - 1])
+        perm = torch.cat([torch.arange(2 * H, H3), torch.arange(2 * H)]).to(G.device)  # n, r, z
+        dx, dW, dU, db_ih, db_hh = _weight_grads(ctx, E[..., :H3], x, h0, Y, W[perm], h_mask,
+                                                 ix=0, iw=2, da_h=E[..., H:])  # (G10)
+        back = torch.cat([torch.arange(H, H3), torch.arange(H)]).to(G.device)  # r, z, n again
+        dW = dW[back] if dW is not None else None
+        db_ih = db_ih[back] if db_ih is not None else None
+        return dx, dh, dW, dU, db_ih, db_hh, None
