@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LABSETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: venv book test test-fast lint lab bench clean
+.PHONY: venv book test test-fast lint lab bench binder-check clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,11 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_rnn.py
+
+# Binder's environment from .binder/ in a fresh venv, then every chapter executed in it (slow;
+# add --no-cpu-index where PyTorch's wheel index is out of reach)
+binder-check: $(STAMP)
+	$(BIN)/python tools/binder_check.py _build/binder-venv $(BINDER_FLAGS)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache

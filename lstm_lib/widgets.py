@@ -135,7 +135,29 @@ def _parse_sequence(text: str, D: int):
     return np.array(values)
 
 
-class GateExplorer:
+class _Explorer:
+    """What every explorer shares: it shows ``widget`` and redraws ``figure`` into ``output``."""
+
+    figure: object
+    output: object
+    widget: object
+    redraws: int
+
+    def _show(self) -> None:
+        from IPython.display import display
+
+        self.redraws += 1
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(self.figure)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class GateExplorer(_Explorer):
     """The interactive view of :func:`plot_lstm_trace`: sliders for the four bias blocks.
 
     Each slider sets b for every unit of one block (i, f, g, o); the text box holds the input
@@ -190,7 +212,6 @@ class GateExplorer:
 
     def redraw(self) -> None:
         """Recompute the trace from the controls and draw it; a bad sequence shows a message."""
-        from IPython.display import display
 
         try:
             xs = _parse_sequence(self.controls["xs"].value, self.params["W"].shape[1])
@@ -201,15 +222,7 @@ class GateExplorer:
         self.error = ""
         self.message.value = ""
         plot_lstm_trace(self.current_params(), xs, fig=self.figure)
-        self.redraws += 1
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(self.figure)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        self._show()
 
 
 def gate_explorer(params: dict | None = None, xs=None) -> GateExplorer:
@@ -229,7 +242,7 @@ def gate_explorer(params: dict | None = None, xs=None) -> GateExplorer:
 # =================================================================================================
 
 
-class GradientNormExplorer:
+class GradientNormExplorer(_Explorer):
     """The interactive view of :func:`lstm_lib.gradients.plot_rnn_jacobian_norms`.
 
     Controls: the spectral radius ρ of U (slider, 0.1 .. 3), the nonlinearity (``"tanh"``,
@@ -276,7 +289,6 @@ class GradientNormExplorer:
 
     def redraw(self) -> None:
         """Recompute the Jacobian norms for the current controls and draw them."""
-        from IPython.display import display
 
         from lstm_lib.gradients import plot_rnn_jacobian_norms
 
@@ -286,15 +298,7 @@ class GradientNormExplorer:
         plot_rnn_jacobian_norms([c["rho"].value], c["nonlinearity"].value, T=c["T"].value,
                                 H=c["H"].value, n_seq=self.n_seq, seed=self.seed, ax=ax)
         self.figure.tight_layout()
-        self.redraws += 1
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(self.figure)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        self._show()
 
 
 def gradient_norm_explorer(rho: float = 1.0, nonlinearity: str = "tanh", *, T: int = 60,

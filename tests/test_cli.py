@@ -21,13 +21,7 @@ TINY = ["--steps", "4", "--batch-size", "8", "--hidden-size", "4", "--val-size",
         "--no-progress", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the test machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _has_data_tasks() -> bool:

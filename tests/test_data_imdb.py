@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import socket
 import tarfile
 import urllib.error
 import urllib.request
@@ -25,14 +24,7 @@ REVIEWS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Nothing here may touch the network: file:// URLs and fake openers only."""
-    def refuse(*args, **kwargs):
-        raise OSError("network access is disabled in this test")
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, payload: bytes) -> None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
 from lstm_lib import data
 from lstm_lib.data.reviews import NEGATIVE, POSITIVE
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network access is disabled in this test")
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def test_reviews_layout_and_labels():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import socket
 
 import numpy as np
 import pytest
@@ -13,15 +12,7 @@ from hypothesis import strategies as st
 from lstm_lib import data
 from lstm_lib.data.tasks import COUNTRIES, LANGUAGES
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Every generator here must work with the network off."""
-    def refuse(*args, **kwargs):
-        raise OSError("network access is disabled in this test")
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def within(estimate: float, expected: float, se: float, k: float = 5.0) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import socket
 
 import numpy as np
 import pytest
@@ -12,14 +11,7 @@ from hypothesis import strategies as st
 
 from lstm_lib import data
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network access is disabled in this test")
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture(scope="module")

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from lstm_lib import data
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """The shipped data must load with the network off."""
-    def refuse(*args, **kwargs):
-        raise OSError("network access is disabled in this test")
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def test_seattle_temperatures_as_shipped():

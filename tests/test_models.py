@@ -20,13 +20,7 @@ from lstm_lib.models import (
 N, T, D, H, O = 3, 7, 4, 5, 2
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the test machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _skip_if_missing(kind):

@@ -93,3 +93,26 @@ def make_step(kind: Kind, variant: str | None = None, nonlinearity: str = "tanh"
                                    p["weight_hh"], p["bias_ih"], p["bias_hh"])
             return h_t, (h_t, c_t), gates
     return step
+
+
+def init_like_torch(module, mode: str, bias_pairs, forget_bias: float | None) -> None:
+    """torch's init, U(-1/sqrt(H), 1/sqrt(H)) for every parameter of ``module``, then the forget
+    bias: for each ``(bias_ih, bias_hh)`` pair, the forget block of ``bias_ih`` is set to
+    ``forget_bias`` and that of ``bias_hh`` to 0, so that their sum, the book's b_f, is
+    ``forget_bias``. Shared by the cells and the layers."""
+    import math
+
+    import torch
+    from torch import nn
+
+    H = module.hidden_size
+    stdv = 1.0 / math.sqrt(H)
+    for weight in module.parameters():
+        nn.init.uniform_(weight, -stdv, stdv)
+    if forget_bias is None:
+        return
+    f = KINDS[mode].forget_block
+    with torch.no_grad():
+        for bias_ih, bias_hh in bias_pairs:
+            bias_ih[f * H:(f + 1) * H] = forget_bias
+            bias_hh[f * H:(f + 1) * H] = 0.0

@@ -10,13 +10,11 @@ The equations are the functions of :mod:`lstm_lib.nn.functional`. Extras (keywor
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
 from lstm_lib.nn._docs import IO_H, IO_HC, LSTM_CELL_KW, cell_doc
-from lstm_lib.nn._kinds import KINDS, check_variant, make_step
+from lstm_lib.nn._kinds import KINDS, check_variant, init_like_torch, make_step
 
 
 class _CellBase(nn.Module):
@@ -56,14 +54,8 @@ class _CellBase(nn.Module):
 
     def reset_parameters(self) -> None:
         """torch's init, U(-1/sqrt(H), 1/sqrt(H)) for every parameter, then ``forget_bias``."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -stdv, stdv)
-        if self.forget_bias is not None:
-            f, H = KINDS[self._mode].forget_block, self.hidden_size
-            with torch.no_grad():
-                self.bias_ih[f * H:(f + 1) * H] = self.forget_bias
-                self.bias_hh[f * H:(f + 1) * H] = 0.0
+        pairs = [(self.bias_ih, self.bias_hh)] if self.forget_bias is not None else []
+        init_like_torch(self, self._mode, pairs, self.forget_bias)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -21,7 +21,6 @@ autograd node per layer and direction (``lnn.fast_path(False)`` turns it off).
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 
@@ -32,7 +31,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from lstm_lib.nn import fused, loop
 from lstm_lib.nn._docs import FGR_ATTRS, FORGET_KW, PEEPHOLE_ATTRS, VARIANT_KW, layer_doc
-from lstm_lib.nn._kinds import KINDS, check_variant, make_step
+from lstm_lib.nn._kinds import KINDS, check_variant, init_like_torch, make_step
 from lstm_lib.nn.dropout import check_probability, sequence_mask
 
 
@@ -121,17 +120,10 @@ class _RNNBase(nn.Module):
 
     def reset_parameters(self) -> None:
         """torch's init, U(-1/sqrt(H), 1/sqrt(H)) for every parameter, then ``forget_bias``."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -stdv, stdv)
-        if self.forget_bias is not None:
-            f = KINDS[self.mode].forget_block
-            H = self.hidden_size
-            with torch.no_grad():
-                for per_direction in self._names:
-                    for names in per_direction:
-                        getattr(self, names["bias_ih"])[f * H:(f + 1) * H] = self.forget_bias
-                        getattr(self, names["bias_hh"])[f * H:(f + 1) * H] = 0.0
+        pairs = ([(getattr(self, names["bias_ih"]), getattr(self, names["bias_hh"]))
+                  for per_direction in self._names for names in per_direction]
+                 if self.forget_bias is not None else [])
+        init_like_torch(self, self.mode, pairs, self.forget_bias)
 
     def flatten_parameters(self) -> None:
         """A no-op, for code written for torch.nn (there is no cuDNN weight buffer here)."""
