@@ -16,6 +16,7 @@ from pathlib import Path
 from sphinx.application import Sphinx
 
 _CONFIG = "TeX-AMS-MML_HTMLorMML-full"
+_TEX_FONT_VARIANTS = ("double-struck", "script", "bold-script", "fraktur", "bold-fraktur")
 
 
 def _mathjax_dir() -> Path:
@@ -42,6 +43,11 @@ def _configure(app: Sphinx) -> None:
         # and those fonts are not shipped either (404s for MathJax_AMS-Regular.otf).
         "fast-preview": {"disabled": True},
         "menuSettings": {"CHTMLpreview": False},
+        # The hidden MathML that MathJax adds for screen readers (AssistiveMML) is styled by
+        # the NativeMML output, whose @font-face rules for these variants point at TeX fonts
+        # that are absent (404s for MathJax_AMS-Regular.otf on pages with a blackboard R).
+        "NativeMML": {"styles": {f'[mathvariant="{variant}"]': {"font-family": "STIXGeneral, serif"}
+                                 for variant in _TEX_FONT_VARIANTS}},
     }
     app.config.mathjax3_config = None  # that format is for MathJax 3; we ship 2.7
 
