@@ -38,10 +38,13 @@ __all__ = [
     "sampling",
     "gradients",
     "experiments",
+    "diagrams",
+    "exercises",
 ]
 
 _SUBMODULES = {"reference", "nn", "data", "train", "models", "plot", "show", "widgets",
-               "sampling", "gradients", "experiments"}
+               "sampling", "gradients", "experiments",
+               "diagrams", "exercises"}
 
 
 def __getattr__(name: str):

@@ -1,7 +1,7 @@
 """The BPTT chapters' derivations, checked against lstm_lib.reference's backward passes.
 
-chapters/03_bptt_rnn.md: dE_t/dU as a sum over k of Jacobian products; truncate=k cuts the
-gradient of each loss exactly after k steps. chapters/05_bptt_lstm.md: the one-step LSTM Jacobian
+chapters/02_bptt_rnn.md: dE_t/dU as a sum over k of Jacobian products; truncate=k cuts the
+gradient of each loss exactly after k steps. chapters/06_bptt_lstm.md: the one-step LSTM Jacobian
 blocks, the cell path dc_T/dc_k = diag(prod f_t) (exact when U_i = U_f = U_g = 0), and the GRU's
 dh_T/dh_k = diag(prod z_t) when U = 0.
 """
