@@ -147,3 +147,27 @@ def test_parallel_preexecution_uses_myst_nbs_cache_keys(path, tmp_path, sphinx_c
     _, ours = cache.create_hashed_notebook(read_notebook(path))
     _, theirs = cache.create_hashed_notebook(reader.read(text))
     assert ours == theirs
+
+
+def test_book_kernels_draw_high_dpi_figures(tmp_path, monkeypatch):
+    import base64
+    import struct
+
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    from tools.preexecute import kernel_profile
+
+    monkeypatch.setenv("IPYTHONDIR", str(kernel_profile(tmp_path / "ipython")))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 2), dpi=100)\nplt.plot([0, 1])\n"
+        "plt.show()")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    result = single_nb_execution(nb, cwd=str(tmp_path), timeout=120, allow_errors=False)
+    assert result.err is None, result.exc_string
+    (out,) = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    png = base64.b64decode(out["data"]["image/png"])
+    pixel_width = struct.unpack(">I", png[16:20])[0]    # IHDR width
+    shown_width = out["metadata"]["image/png"]["width"]
+    assert pixel_width >= 1.9 * shown_width, (pixel_width, shown_width)

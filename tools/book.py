@@ -71,7 +71,7 @@ def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT,
     ``jobs`` chapters execute at once (default: the number of cores; 1 leaves all execution to
     Jupyter Book, one chapter after another).
     """
-    from tools.preexecute import KERNEL_ENV, preexecute
+    from tools.preexecute import KERNEL_ENV, kernel_profile, preexecute
 
     out = Path(out).resolve()
     if fresh and (out / "_build").exists():
@@ -79,15 +79,16 @@ def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT,
     if invalidate_stale_cache(out, root):
         print("lstm_lib, tools/, requirements.txt or _config.yml changed: rebuilding everything")
     jobs = jobs or os.cpu_count() or 1
+    profile = {"IPYTHONDIR": str(kernel_profile(out / "_build" / ".ipython"))}
     if jobs > 1:
         config = yaml.safe_load((root / "_config.yml").read_text())
         failed = preexecute(root, out / "_build" / ".jupyter_cache", jobs=jobs,
-                            timeout=config["execute"]["timeout"])
+                            timeout=config["execute"]["timeout"], env=profile)
         if failed:
             print(f"{failed} chapter(s) failed to execute; see the tracebacks above")
             return 1
     env = {**{k: v for k, v in KERNEL_ENV.items() if k != "LSTM_LIB_PROGRESS"}, **os.environ,
-           "LSTM_LIB_PROGRESS": "0"}
+           "LSTM_LIB_PROGRESS": "0", **profile}
     code = subprocess.call(build_command(out, root), cwd=root, env=env)
     if code == 0:
         (out / "_build" / FINGERPRINT_NAME).write_text(fingerprint(root) + "\n")

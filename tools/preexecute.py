@@ -57,8 +57,25 @@ def _execute(path: str, timeout: int):
     return path, notebook, result.time, error
 
 
-def preexecute(root: Path, cache_path: Path, *, jobs: int, timeout: int) -> int:
-    """Execute every uncached chapter with ``jobs`` workers; returns the number that failed."""
+def kernel_profile(directory: Path) -> Path:
+    """An IPython directory whose kernels draw inline figures as high-DPI ("retina") PNGs.
+
+    The site shows each figure at its usual size from twice the pixels, so text and thin lines
+    stay sharp on phone and laptop screens. Readers' own Jupyter keeps its settings: only the
+    book build points ``IPYTHONDIR`` here.
+    """
+    config = directory / "profile_default" / "ipython_kernel_config.py"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('c.InlineBackend.figure_formats = {"retina"}\n')
+    return directory
+
+
+def preexecute(root: Path, cache_path: Path, *, jobs: int, timeout: int,
+               env: dict[str, str] | None = None) -> int:
+    """Execute every uncached chapter with ``jobs`` workers; returns the number that failed.
+
+    The kernels run with ``KERNEL_ENV`` and then ``env`` added to this process's environment.
+    """
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
@@ -76,7 +93,7 @@ def preexecute(root: Path, cache_path: Path, *, jobs: int, timeout: int) -> int:
     print(f"executing {len(pending)} chapters with {jobs} parallel kernels", flush=True)
     failures = 0
     start = time.perf_counter()
-    with ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(KERNEL_ENV,)) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=({**KERNEL_ENV, **(env or {})},)) as pool:
         futures = [pool.submit(_execute, str(p), timeout) for p in pending]
         for future in as_completed(futures):
             path, notebook, seconds, error = future.result()
