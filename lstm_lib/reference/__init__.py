@@ -43,7 +43,13 @@ from lstm_lib.reference.lstm import (
     peephole_step_backward,
     peephole_step_forward,
 )
-from lstm_lib.reference.rnn import RNNCell, rnn_step_backward, rnn_step_forward
+from lstm_lib.reference.rnn import (
+    RNNCell,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
 
 __all__ = [
     "CELL_KINDS",
@@ -69,6 +75,8 @@ __all__ = [
     "peephole_step_backward",
     "peephole_step_forward",
     "relative_error",
+    "rnn_backward",
+    "rnn_forward",
     "rnn_step_backward",
     "rnn_step_forward",
     "sigmoid",

@@ -10,6 +10,13 @@ Backward, one step, with a_t the pre-activation of (R1) and dh = dL/dh_t::
     (R3)  dx_t = W^T da,   dh_{t-1} = U^T da
     (R4)  dW = da x_t^T,   dU = da h_{t-1}^T,   db = da        (summed over the batch)
 
+Over a sequence (backpropagation through time), with dhs[t] = ∂E_t/∂h_t the loss's own term::
+
+    (R5)  dh_t = dhs_t + U^T da_{t+1},   da_{T+1} = 0       (the total ∂E/∂h_t)
+
+and the parameter gradients of (R4) summed over t = 1 .. T. Truncated to a window of k steps,
+each loss term's gradient flows back through steps t, t-1, ..., t-k+1 only.
+
 In code a batch is rows, so W x_t is ``x @ W.T`` and W^T da is ``da @ W``.
 """
 
@@ -43,6 +50,71 @@ def rnn_step_backward(dh, cache):
     x, h_prev, h, W, U = cache
     da = dh * (1 - h**2)  # (N, H), tanh' = 1 - tanh²
     return da @ W, da @ U, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+
+
+def rnn_forward(xs, h0, W, U, b):
+    """The RNN over a sequence: eq. (R1) for t = 1 .. T.
+
+    Shapes: xs (T, N, D); h0 (N, H); W (H, D); U (H, H); b (H,).
+    Returns hs (T, N, H), the states h_1 .. h_T, and the list of T step caches for
+    :func:`rnn_backward`.
+    """
+    xs, h = np.asarray(xs, dtype=float), np.asarray(h0, dtype=float)
+    if xs.ndim != 3 or h.shape != (xs.shape[1], U.shape[0]):
+        raise ValueError(f"xs must be (T, N, D) and h0 (N, H) with H = U.shape[0] = "
+                         f"{U.shape[0]}: got xs {xs.shape}, h0 {h.shape}")
+    hs, caches = [], []
+    for x in xs:  # x: (N, D)
+        h, cache = rnn_step_forward(x, h, W, U, b)
+        hs.append(h)
+        caches.append(cache)
+    return np.stack(hs), caches
+
+
+def rnn_backward(dhs, caches, truncate=None):
+    """Backpropagation through time for :func:`rnn_forward`, eqs. (R2)-(R5).
+
+    Args:
+        dhs: (T, N, H) ∂E_t/∂h_t, the gradient the loss at step t sends to h_t directly.
+        caches: the T step caches of :func:`rnn_forward`.
+        truncate: ``None`` for full BPTT; an int k >= 1 for a window of k steps per loss term
+            (the gradient of E_t reaches h_{t-k} no more). Any k >= T is full BPTT.
+
+    Returns dxs (T, N, D), dh0 (N, H), dW (H, D), dU (H, H), db (H,).
+    """
+    dhs = np.asarray(dhs, dtype=float)
+    T = len(caches)
+    if dhs.ndim != 3 or dhs.shape[0] != T or dhs.shape[1:] != caches[0].h.shape:
+        raise ValueError(f"dhs must have the shape of hs, (T, N, H) = "
+                         f"({T}, {caches[0].h.shape[0]}, {caches[0].h.shape[1]}): got {dhs.shape}")
+    if truncate is not None and (isinstance(truncate, bool) or not isinstance(truncate, int)
+                                 or truncate < 1):
+        raise ValueError(f"truncate must be None or an int k >= 1, got {truncate!r}")
+    x0, h0, _, W, U = caches[0]
+    dxs = np.zeros((T,) + x0.shape)  # (T, N, D)
+    grads = [np.zeros_like(h0), np.zeros_like(W), np.zeros_like(U), np.zeros(U.shape[0])]
+
+    def step_back(t, dh):  # one step (R2)-(R4); accumulates dx_t, dW, dU, db
+        dx, dh_prev, *dparams = rnn_step_backward(dh, caches[t])
+        dxs[t] += dx
+        for g, dp in zip(grads[1:], dparams, strict=True):
+            g += dp
+        return dh_prev
+
+    if truncate is None:  # full BPTT: one sweep carries every loss term back (R5)
+        dh = np.zeros_like(h0)
+        for t in reversed(range(T)):
+            dh = step_back(t, dh + dhs[t])
+        grads[0] += dh
+    else:  # each loss term E_t gets its own window: steps t, t-1, ..., t-k+1
+        for t in reversed(range(T)):
+            dh = dhs[t]
+            for s in range(t, max(t - truncate, -1), -1):
+                dh = step_back(s, dh)
+            if t < truncate:  # the window reached h_0
+                grads[0] += dh
+    dh0, dW, dU, db = grads
+    return dxs, dh0, dW, dU, db
 
 
 class RNNCell(Cell):
