@@ -22,6 +22,8 @@ Functions:
 
 * :func:`hidden_jacobians`, :func:`hidden_jacobian_norms` -- the exact Jacobians (J1) of a
   :mod:`lstm_lib.reference` cell (any kind), from its hand-written step backward.
+* :func:`cell_state_jacobians`, :func:`gate_products` -- the LSTM's ∂c_T/∂s_k and its cell
+  path Π f_t (eqs. (L12)-(L14) of the LSTM's BPTT chapter).
 * :func:`rnn_hidden_jacobian_norms` -- (J2) for a vanilla RNN with a choice of nonlinearity
   (``"tanh"``, ``"relu"``, ``"identity"``), straight from ``U``, ``W``, ``b``.
 * :func:`sequence_gradient_norms` -- ‖∂h_T/∂x_k‖ for every k of a torch layer
@@ -46,7 +48,9 @@ import numpy as np
 __all__ = [
     "NONLINEARITIES",
     "PascanuBound",
+    "cell_state_jacobians",
     "derivative_bound",
+    "gate_products",
     "hidden_jacobian_norms",
     "hidden_jacobians",
     "lags_of",
@@ -221,11 +225,59 @@ def hidden_jacobians(cell, xs, state0=None) -> np.ndarray:
         (N, T, H, S) with S = H (RNN, GRU) or 2H (LSTM kinds); (T, H, S) for a (T, D) input.
         Entry [n, k] is ∂h_T/∂s_k of sequence n.
     """
+    return _state_jacobians(cell, xs, state0, of="h")
+
+
+def cell_state_jacobians(cell, xs, state0=None) -> np.ndarray:
+    r"""The exact Jacobians ∂c_T/∂s_k, k = 0 .. T-1, of an LSTM-kind reference cell.
+
+    As :func:`hidden_jacobians`, but the backward pass starts from the final *cell* state c_T.
+    s_k = (h_k, c_k), so entry [n, k] is (H, 2H): columns ``[:, :H]`` are ∂c_T/∂h_k (c_k held),
+    columns ``[:, H:]`` are ∂c_T/∂c_k (h_k held). One step back (k = T-1) the latter is exactly
+    diag(f_T), eq. (L12) of the book; over many steps it is the cell path
+    diag(Π_{t=k+1}^T f_t) (:func:`gate_products`) plus every path that leaves the cell through
+    h_j and re-enters through U_i, U_f, U_g, eq. (L14).
+
+    Args:
+        cell: a :mod:`lstm_lib.reference` cell with a cell state (``"lstm"``, ``"peephole"``,
+            ``"cifg"``).
+        xs: (T, N, D) sequences, or (T, D) for one.
+        state0: ``(h0, c0)``, each (N, H), or ``None`` for zeros.
+
+    Returns:
+        (N, T, H, 2H); (T, H, 2H) for a (T, D) input.
+    """
+    return _state_jacobians(cell, xs, state0, of="c")
+
+
+def gate_products(gates) -> np.ndarray:
+    r"""Π_{t=k+1}^{T} g_t for k = 0 .. T-1: the cell path of eq. (L14) for g = f.
+
+    Args:
+        gates: (T, ...) gate activations in [0, 1], entry [t] belonging to step t + 1, as
+            ``ForwardCache.gates["f"]`` (T, N, H).
+
+    Returns:
+        An array of the same shape; entry [k] = gates[k] * gates[k+1] * ... * gates[T-1], the
+        factor by which the cell path scales dL/dc_T on its way back to c_k (k = 0: to c_0).
+    """
+    gates = np.asarray(gates, dtype=np.float64)
+    if gates.ndim < 1 or gates.shape[0] < 1 or not np.all((gates >= 0) & (gates <= 1)):
+        raise ValueError(f"gates must be a (T, ...) array with T >= 1 and every entry in [0, 1], "
+                         f"got shape {gates.shape}")
+    return np.cumprod(gates[::-1], axis=0)[::-1]
+
+
+def _state_jacobians(cell, xs, state0, of: str) -> np.ndarray:
+    """∂h_T/∂s_k (``of="h"``) or ∂c_T/∂s_k (``of="c"``) for k = 0 .. T-1, by reverse mode."""
     from lstm_lib.reference import Cell
 
     if not isinstance(cell, Cell):
         raise TypeError(f"cell must be a lstm_lib.reference cell (make_cell(...)), got "
                         f"{type(cell).__name__}")
+    if of == "c" and not cell.has_cell_state:
+        raise ValueError(f"cell must have a cell state ('lstm', 'peephole' or 'cifg') for "
+                         f"cell_state_jacobians, got kind {cell.kind!r}")
     H = cell.hidden_size
     xs, single = _as_sequence(xs, cell.input_size)
     T, N, _ = xs.shape
@@ -243,10 +295,12 @@ def hidden_jacobians(cell, xs, state0=None) -> np.ndarray:
         state0 = tuple(repeated) if cell.has_cell_state else repeated[0]
     _, cache = cell.forward(big, state0)
     n_state = 2 if cell.has_cell_state else 1
-    eye = np.tile(np.eye(H), (N, 1))  # (N*H, H): copy n of each sequence seeds dh_T = e_n
-    dstate = (eye,) + tuple(np.zeros((N * H, H)) for _ in range(n_state - 1))
+    eye = np.tile(np.eye(H), (N, 1))  # (N*H, H): copy n of each sequence seeds dh_T (dc_T) = e_n
+    dstate = [np.zeros((N * H, H)) for _ in range(n_state)]
+    dstate[0 if of == "h" else 1] = eye
+    dstate = tuple(dstate)
     out = np.empty((N, T, H, n_state * H))
-    for t in reversed(range(T)):  # step t maps s_t -> s_{t+1}; going back gives ∂h_T/∂s_t
+    for t in reversed(range(T)):  # step t: s_t -> s_{t+1}; going back gives ∂h_T/∂s_t (∂c_T/∂s_t)
         _, dstate, _ = cell._step_backward(dstate, cache.steps[t])
         out[:, t] = np.concatenate(dstate, axis=1).reshape(N, H, n_state * H)
     return out[0] if single else out
