@@ -203,7 +203,8 @@ class Cell:
         if truncate is None:  # full BPTT: one backward sweep carries everything
             dstate = dstate_T
             for t in reversed(range(T)):
-                dstate = (dstate[0] + dhs[t],) + dstate[1:]  # loss at h_t plus what comes back
+                # dh = the loss at h_t plus what step t+1 sent back; dc_next passes unchanged
+                dstate = (dstate[0] + dhs[t],) + dstate[1:]
                 dstate = step_back(t, dstate)
             dstate0 = dstate
         else:  # every loss term gets its own window of `truncate` steps

@@ -1,5 +1,9 @@
 """The LSTM and two variants (peephole, CIFG): step forward/backward pairs and the cells.
 
+The equation labels are the book's: chapter "The cell state and the gates" shows (L1)-(L6),
+chapter "Backpropagation through time for the LSTM" derives (L7)-(L11) and the Jacobians
+(L12)-(L14) (computed by :func:`lstm_lib.gradients.cell_state_jacobians`), with the same tags.
+
 LSTM forward, one step (gate blocks stacked i, f, g, o in W, U, b, as in PyTorch)::
 
     (L1)  i_t = σ(W_i x_t + U_i h_{t-1} + b_i)          input gate
@@ -9,17 +13,27 @@ LSTM forward, one step (gate blocks stacked i, f, g, o in W, U, b, as in PyTorch
     (L5)  c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     (L6)  h_t = o_t ⊙ tanh(c_t)
 
-LSTM backward, one step, given dh = dL/dh_t and dc = dL/dc_t from step t+1; a_* are the
-pre-activations of (L1)-(L4) and σ' = σ(1 - σ), tanh' = 1 - tanh²::
+LSTM backward, one step. dh = dL/dh_t (the loss at step t plus what step t+1 sent back) and
+dc_next = the part of dL/dc_t that step t+1 sent back along the cell; a_* are the
+pre-activations of (L1)-(L4), σ' = σ(1 - σ), tanh' = 1 - tanh²::
 
-    (L7)   dc_t  = dc + dh ⊙ o_t ⊙ (1 - tanh²(c_t))          total gradient on c_t, via (L6)
-    (L8)   da_o = dh ⊙ tanh(c_t) ⊙ o_t(1 - o_t)
-           da_i = dc_t ⊙ g_t ⊙ i_t(1 - i_t)
-           da_f = dc_t ⊙ c_{t-1} ⊙ f_t(1 - f_t)
-           da_g = dc_t ⊙ i_t ⊙ (1 - g_t²)
-    (L9)   dc_{t-1} = dc_t ⊙ f_t                              the additive path through (L5)
+    (L7)   dc = dc_next + dh ⊙ o_t ⊙ (1 - tanh²(c_t))        the total dL/dc_t, via (L6)
+    (L8)   da_i = dc ⊙ g_t ⊙ i_t(1 - i_t)
+           da_f = dc ⊙ c_{t-1} ⊙ f_t(1 - f_t)
+           da_g = dc ⊙ i_t ⊙ (1 - g_t²)
+           da_o = dh ⊙ tanh(c_t) ⊙ o_t(1 - o_t)
+    (L9)   dc_{t-1} = dc ⊙ f_t                                 the additive path through (L5)
     (L10)  dx_t = W^T da,  dh_{t-1} = U^T da,  da = [da_i; da_f; da_g; da_o]
-    (L11)  dW = da x_t^T,  dU = da h_{t-1}^T,  db = da        (summed over the batch)
+    (L11)  dW = da x_t^T,  dU = da h_{t-1}^T,  db = da         (summed over the batch)
+
+One-step Jacobians of the state pair (h_t, c_t), and the many-step cell path::
+
+    (L12)  ∂c_t/∂c_{t-1} = diag(f_t)     (h_{t-1} held: it is a separate part of the state)
+           ∂c_t/∂h_{t-1} = diag(c_{t-1} ⊙ σ'_f) U_f + diag(g_t ⊙ σ'_i) U_i
+                           + diag(i_t ⊙ tanh'_g) U_g
+    (L13)  ∂h_t/∂c_{t-1} = diag(o_t ⊙ (1 - tanh²c_t)) diag(f_t)
+           ∂h_t/∂h_{t-1} = diag(tanh c_t ⊙ σ'_o) U_o + diag(o_t ⊙ (1 - tanh²c_t)) ∂c_t/∂h_{t-1}
+    (L14)  ∂c_T/∂c_k = Π_{t=k+1}^T diag(f_t) + (every path that leaves the cell through some h_j)
 
 Peephole LSTM (Gers & Schmidhuber 2000, diagonal peepholes p_i, p_f, p_o, each (H,))::
 
@@ -63,18 +77,19 @@ def lstm_step_forward(x, h_prev, c_prev, W, U, b):
     return h, c, LSTMStepCache(x, h_prev, c_prev, i, f, g, o, c, W, U)
 
 
-def lstm_step_backward(dh, dc, cache):
+def lstm_step_backward(dh, dc_next, cache):
     """Backward of lstm_step_forward, eqs. (L7)-(L11).
 
-    Shapes: dh, dc (N, H): the total dL/dh_t and the dL/dc_t coming back from step t+1.
-    Returns dx (N, D), dh_prev (N, H), dc_prev (N, H), dW (4H, D), dU (4H, H), db (4H,).
+    Shapes: dh (N, H), the total dL/dh_t; dc_next (N, H), the dL/dc_t that step t+1 sent
+    back along the cell (zeros at the last step). Returns dx (N, D), dh_prev (N, H),
+    dc_prev (N, H), dW (4H, D), dU (4H, H), db (4H,).
     """
     x, h_prev, c_prev, i, f, g, o, c, W, U = cache
     tanh_c = np.tanh(c)
-    dc = dc + dh * o * (1 - tanh_c**2)  # (L7); a new array, the caller's dc is untouched
+    dc = dc_next + dh * o * (1 - tanh_c**2)  # (L7): the total dL/dc_t, c_t feeds h_t and c_{t+1}
     da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
-                         dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1)  # (N, 4H)
-    return da @ W, da @ U, dc * f, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+                         dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1)  # (L8), (N, 4H)
+    return da @ W, da @ U, dc * f, da.T @ x, da.T @ h_prev, da.sum(axis=0)  # (L10), (L9), (L11)
 
 
 def peephole_step_forward(x, h_prev, c_prev, W, U, b, p_i, p_f, p_o):
@@ -94,23 +109,23 @@ def peephole_step_forward(x, h_prev, c_prev, W, U, b, p_i, p_f, p_o):
     return h, c, PeepholeStepCache(x, h_prev, c_prev, i, f, g, o, c, W, U, p_i, p_f, p_o)
 
 
-def peephole_step_backward(dh, dc, cache):
+def peephole_step_backward(dh, dc_next, cache):
     """Backward of peephole_step_forward.
 
     As (L7)-(L11), with the peephole paths added: c_t also reaches h_t through o_t (P3), and
     c_{t-1} also reaches c_t through i_t and f_t (P1, P2)::
 
-        dc_t     = dc + dh ⊙ o_t ⊙ (1 - tanh²(c_t)) + da_o ⊙ p_o
-        dc_{t-1} = dc_t ⊙ f_t + da_i ⊙ p_i + da_f ⊙ p_f
+        dc       = dc_next + dh ⊙ o_t ⊙ (1 - tanh²(c_t)) + da_o ⊙ p_o
+        dc_{t-1} = dc ⊙ f_t + da_i ⊙ p_i + da_f ⊙ p_f
         dp_i = Σ_n da_i ⊙ c_{t-1},  dp_f = Σ_n da_f ⊙ c_{t-1},  dp_o = Σ_n da_o ⊙ c_t
 
-    Shapes: dh, dc (N, H). Returns dx (N, D), dh_prev, dc_prev (N, H), dW (4H, D), dU (4H, H),
-    db (4H,), dp_i, dp_f, dp_o (H,).
+    Shapes: dh, dc_next (N, H), as for lstm_step_backward. Returns dx (N, D), dh_prev, dc_prev
+    (N, H), dW (4H, D), dU (4H, H), db (4H,), dp_i, dp_f, dp_o (H,).
     """
     x, h_prev, c_prev, i, f, g, o, c, W, U, p_i, p_f, p_o = cache
     tanh_c = np.tanh(c)
     da_o = dh * tanh_c * o * (1 - o)
-    dc = dc + dh * o * (1 - tanh_c**2) + da_o * p_o  # (N, H), a new array
+    dc = dc_next + dh * o * (1 - tanh_c**2) + da_o * p_o  # (N, H): the total dL/dc_t
     da_i = dc * g * i * (1 - i)
     da_f = dc * c_prev * f * (1 - f)
     da_g = dc * i * (1 - g**2)
@@ -135,19 +150,19 @@ def cifg_step_forward(x, h_prev, c_prev, W, U, b):
     return h, c, CIFGStepCache(x, h_prev, c_prev, i, f, g, o, c, W, U)
 
 
-def cifg_step_backward(dh, dc, cache):
+def cifg_step_backward(dh, dc_next, cache):
     """Backward of cifg_step_forward.
 
     As (L7)-(L11), except that f_t now acts twice in c_t = f_t ⊙ c_{t-1} + (1 - f_t) ⊙ g_t::
 
-        da_f = dc_t ⊙ (c_{t-1} - g_t) ⊙ f_t(1 - f_t),   da_g = dc_t ⊙ (1 - f_t) ⊙ (1 - g_t²)
+        da_f = dc ⊙ (c_{t-1} - g_t) ⊙ f_t(1 - f_t),   da_g = dc ⊙ (1 - f_t) ⊙ (1 - g_t²)
 
-    Shapes: dh, dc (N, H). Returns dx (N, D), dh_prev, dc_prev (N, H), dW (3H, D), dU (3H, H),
-    db (3H,).
+    Shapes: dh, dc_next (N, H), as for lstm_step_backward. Returns dx (N, D), dh_prev, dc_prev
+    (N, H), dW (3H, D), dU (3H, H), db (3H,).
     """
     x, h_prev, c_prev, i, f, g, o, c, W, U = cache
     tanh_c = np.tanh(c)
-    dc = dc + dh * o * (1 - tanh_c**2)  # (L7), a new array
+    dc = dc_next + dh * o * (1 - tanh_c**2)  # (L7): the total dL/dc_t
     da = np.concatenate([dc * (c_prev - g) * f * (1 - f), dc * i * (1 - g**2),
                          dh * tanh_c * o * (1 - o)], axis=1)  # (N, 3H)
     return da @ W, da @ U, dc * f, da.T @ x, da.T @ h_prev, da.sum(axis=0)
