@@ -4,6 +4,7 @@ Everything here works offline, and every generator is seeded (``seed=``). Arrays
 batch-first; :func:`to_tensors` / :func:`tensor_dataset` hand them to torch.
 
 Modules:
+    bits        random-bit labelling: delayed echo and future bits (shifted_bits)
     tasks       adding problem, copy memory, temporal order, long-gap language + baselines
     timeseries  Seattle hourly temperatures (vega_datasets, offline), windows, splits,
                 normaliser, persistence and mean baselines
@@ -16,6 +17,7 @@ Modules:
     tensors     numpy -> torch helpers (imports torch lazily)
 """
 
+from lstm_lib.data.bits import shifted_bits
 from lstm_lib.data.download import ChecksumError, cache_dir, fetch, safe_extract, sha256_file
 from lstm_lib.data.imdb import (
     IMDB_SHA256,
@@ -68,7 +70,7 @@ __all__ = [
     "ADDING_BASELINE_MSE", "TEMPORAL_ORDER_SYMBOLS", "LongGapLanguage",
     "adding_baseline_mse", "adding_problem", "copy_memory", "copy_memory_baseline_ce",
     "long_gap_baseline_accuracy", "long_gap_language", "temporal_order",
-    "temporal_order_baseline_accuracy", "temporal_order_baseline_ce",
+    "temporal_order_baseline_accuracy", "temporal_order_baseline_ce", "shifted_bits",
     # time series
     "ForecastingData", "Normalizer", "WindowSet", "make_windows", "mean_mae",
     "persistence_mae", "seattle_forecasting_data", "seattle_temperatures", "split_series",

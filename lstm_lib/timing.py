@@ -1,0 +1,62 @@
+"""Fair timings on a shared machine: interleaved calls, median of the repeats.
+
+Timing two implementations one after the other lets a change of machine load between the two
+runs pass for a difference between them. :func:`time_interleaved` calls the functions in turn
+(a, b, c, a, b, c, ...) after warm-up rounds and reports each one's median, as
+``bench/bench_rnn.py`` does; on a busy machine the *ratios* of its figures are the result, the
+milliseconds are not.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+
+__all__ = ["forward_backward", "time_interleaved"]
+
+
+def forward_backward(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """A function that runs one forward and backward pass, ``layer(x)[0].sum().backward()``."""
+    def step() -> None:
+        layer.zero_grad(set_to_none=True)
+        out, _ = layer(x)
+        out.sum().backward()
+    return step
+
+
+def time_interleaved(fns: Mapping[str, Callable[[], object]], *, repeats: int = 5,
+                     warmup: int = 1) -> dict[str, float]:
+    """Median wall seconds per call of each function, the calls interleaved round-robin.
+
+    Args:
+        fns: ``{name: function of no arguments}``.
+        repeats: timed rounds (at least 1). warmup: untimed rounds first (at least 0).
+
+    Returns:
+        ``{name: median seconds}`` in the order of ``fns``.
+    """
+    if not fns:
+        raise ValueError("fns must name at least one function, got an empty mapping")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    cuda = torch.cuda.is_available()
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if cuda:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if cuda:
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) for name, v in times.items()}

@@ -1,0 +1,30 @@
+"""lstm_lib.timing: interleaved medians, one forward+backward pass."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lstm_lib.timing import forward_backward, time_interleaved
+
+
+def test_time_interleaved_order_and_calls():
+    calls = []
+    t = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                         repeats=3, warmup=1)
+    assert list(t) == ["a", "b"] and all(v >= 0 for v in t.values())
+    assert calls == ["a", "b"] * 4                                  # interleaved, warm-up first
+
+
+@pytest.mark.parametrize("kwargs, match", [({"repeats": 0}, "repeats"), ({"warmup": -1}, "warmup")])
+def test_time_interleaved_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        time_interleaved({"a": lambda: None}, **kwargs)
+    with pytest.raises(ValueError, match="at least one"):
+        time_interleaved({})
+
+
+def test_forward_backward_fills_gradients():
+    layer = torch.nn.LSTM(2, 3)
+    forward_backward(layer, torch.randn(4, 1, 2))()
+    assert all(p.grad is not None for p in layer.parameters())
