@@ -209,6 +209,56 @@ def test_long_gap_zero_gap_and_decode():
         assert " ".join(d.vocab.decode(row)) + " " + s.split()[-1] == s
 
 
+def test_long_gap_named_classes_match_the_filler_and_never_the_cue():
+    d = data.long_gap_language(2000, 25, seed=4)
+    named = data.long_gap_named_classes(d)
+    assert named.shape == (2000, len(COUNTRIES)) and named.dtype == bool
+    assert not named[np.arange(len(d.y)), d.y].any()           # the cue's class: never named
+    for row, s in zip(named[:100], d.sentences[:100], strict=True):
+        words = set(s.split()[d.cue_position + 1:-1])            # filler + prompt, no answer
+        expected = [k for k in range(len(COUNTRIES))
+                    if COUNTRIES[k] in words or LANGUAGES[k] in words]
+        assert list(np.flatnonzero(row)) == expected
+    assert not data.long_gap_named_classes(data.long_gap_language(50, 0, seed=0)).any()
+    with pytest.raises(TypeError, match="LongGapLanguage"):
+        data.long_gap_named_classes(d.x)
+
+
+def test_long_gap_memoryless_accuracy_small_cases_by_hand():
+    K = len(COUNTRIES)
+    assert data.long_gap_memoryless_accuracy(0) == 1 / K
+    # gap 1: one word; only "{L} food is good ." (1 of 18 phrases) names a class there
+    assert data.long_gap_memoryless_accuracy(1) == pytest.approx(17 / 18 / K + 1 / 18 / (K - 1))
+    # gap 10: two whole phrases, each naming a class with probability 1/3
+    p0, p1, p2 = 4 / 9, 4 / 9, 1 / 9
+    expected = p0 / K + p1 / (K - 1) + p2 * (1 / (K - 1) / (K - 1) + (K - 2) / (K - 1) / (K - 2))
+    assert data.long_gap_memoryless_accuracy(10) == pytest.approx(expected, rel=1e-12)
+    values = [data.long_gap_memoryless_accuracy(g) for g in range(0, 61, 5)]
+    assert all(a < b for a, b in zip(values, values[1:], strict=False))
+
+
+@pytest.mark.parametrize("gap", [3, 10, 20, 40])
+def test_long_gap_memoryless_accuracy_matches_a_large_sample(gap):
+    """The exact value equals the Monte Carlo mean of 1 / (K - #named) and the accuracy of
+    the cue-blind rule "answer the first class no distractor names"."""
+    d = data.long_gap_language(200_000, gap, seed=gap)
+    named = data.long_gap_named_classes(d)
+    per_sentence = 1.0 / (len(COUNTRIES) - named.sum(axis=1))
+    exact = data.long_gap_memoryless_accuracy(gap)
+    assert within(per_sentence.mean(), exact, per_sentence.std() / math.sqrt(len(d.y)))
+    guess = np.argmin(named, axis=1)                             # first unnamed class
+    hits = (guess == d.y).astype(float)
+    assert within(hits.mean(), exact, hits.std() / math.sqrt(len(d.y)))
+
+
+def test_long_gap_memoryless_accuracy_values_of_the_book():
+    """The values the long-dependency chapter prints (issue 12's 0.106, 0.116, 0.134)."""
+    got = [round(data.long_gap_memoryless_accuracy(g), 4) for g in (10, 20, 40)]
+    assert got == [0.1075, 0.1157, 0.1338]
+    with pytest.raises(ValueError, match="gap must be >= 0"):
+        data.long_gap_memoryless_accuracy(-1)
+
+
 # ------------------------------------------------------------------ determinism and validation
 
 GENERATORS = {

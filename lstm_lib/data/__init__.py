@@ -9,6 +9,7 @@ Modules:
     timeseries  Seattle hourly temperatures (vega_datasets, offline), windows, splits,
                 normaliser, persistence and mean baselines
     text        character corpus from the Python standard library, truncated-BPTT batches
+    agreement   subject-verb agreement with attractor nouns (the gates' language story)
     reviews     synthetic sentiment "reviews" whose label needs memory (offline)
     imdb        IMDB (Maas et al. 2011): download with cache + checksum, safe extraction,
                 tokenise, vocabulary, padding (opt-in; needs the network once)
@@ -17,6 +18,11 @@ Modules:
     tensors     numpy -> torch helpers (imports torch lazily)
 """
 
+from lstm_lib.data.agreement import (
+    AgreementData,
+    agreement_task,
+    last_noun_baseline,
+)
 from lstm_lib.data.bits import shifted_bits
 from lstm_lib.data.download import ChecksumError, cache_dir, fetch, safe_extract, sha256_file
 from lstm_lib.data.imdb import (
@@ -40,6 +46,8 @@ from lstm_lib.data.tasks import (
     copy_memory_baseline_ce,
     long_gap_baseline_accuracy,
     long_gap_language,
+    long_gap_memoryless_accuracy,
+    long_gap_named_classes,
     temporal_order,
     temporal_order_baseline_accuracy,
     temporal_order_baseline_ce,
@@ -69,7 +77,8 @@ __all__ = [
     # tasks
     "ADDING_BASELINE_MSE", "TEMPORAL_ORDER_SYMBOLS", "LongGapLanguage",
     "adding_baseline_mse", "adding_problem", "copy_memory", "copy_memory_baseline_ce",
-    "long_gap_baseline_accuracy", "long_gap_language", "temporal_order",
+    "long_gap_baseline_accuracy", "long_gap_language", "long_gap_memoryless_accuracy",
+    "long_gap_named_classes", "temporal_order",
     "temporal_order_baseline_accuracy", "temporal_order_baseline_ce", "shifted_bits",
     # time series
     "ForecastingData", "Normalizer", "WindowSet", "make_windows", "mean_mae",
@@ -77,6 +86,8 @@ __all__ = [
     # text
     "BPTTBatches", "CharVocab", "PythonCorpus", "Vocab", "bptt_batches",
     "python_source_corpus", "stdlib_source_files",
+    # subject-verb agreement
+    "AgreementData", "agreement_task", "last_noun_baseline",
     # sentiment
     "IMDBData", "IMDB_SHA256", "IMDB_URL", "SyntheticReviews", "download_imdb",
     "imdb_dataset", "pad_sequences", "read_imdb", "synthetic_reviews", "tokenize",
