@@ -24,6 +24,7 @@ Functions:
   :mod:`lstm_lib.reference` cell (any kind), from its hand-written step backward.
 * :func:`cell_state_jacobians`, :func:`gate_products` -- the LSTM's ∂c_T/∂s_k and its cell
   path Π f_t (eqs. (L12)-(L14) of the LSTM's BPTT chapter).
+* :func:`rnn_jacobian_product` -- (J2) multiplied out for a tanh RNN from its states h_j.
 * :func:`rnn_hidden_jacobian_norms` -- (J2) for a vanilla RNN with a choice of nonlinearity
   (``"tanh"``, ``"relu"``, ``"identity"``), straight from ``U``, ``W``, ``b``.
 * :func:`sequence_gradient_norms` -- ‖∂h_T/∂x_k‖ for every k of a torch layer
@@ -60,6 +61,7 @@ __all__ = [
     "plot_rnn_jacobian_norms",
     "random_rnn",
     "rnn_hidden_jacobian_norms",
+    "rnn_jacobian_product",
     "sequence_gradient_norms",
     "set_spectral_radius",
     "spectral_radius",
@@ -319,6 +321,33 @@ def hidden_jacobian_norms(cell, xs, state0=None, *, ord: str = "spectral") -> np
     """
     _check_ord(ord)
     return matrix_norms(hidden_jacobians(cell, xs, state0), ord)
+
+
+def rnn_jacobian_product(U, hs, t: int, k: int) -> np.ndarray:
+    """∂h_t/∂h_k of a tanh RNN, eq. (J2) multiplied out factor by factor (one sequence).
+
+    Args:
+        U: (H, H) the recurrent matrix.
+        hs: (T+1, H) the states h_0, h_1, ..., h_T of one sequence (``hs[j]`` is h_j), e.g.
+            ``np.concatenate([cache.h0, cache.hs[:, 0]])``.
+        t, k: 0 <= k <= t <= T.
+
+    Returns:
+        (H, H) diag(1 - h_t²) U · diag(1 - h_{t-1}²) U ⋯ diag(1 - h_{k+1}²) U, ordered from
+        j = t on the left down to j = k + 1 on the right (tanh'(a_j) = 1 - h_j²); the identity
+        if k = t.
+    """
+    U = _check_square(U)
+    hs = np.asarray(hs, dtype=np.float64)
+    if hs.ndim != 2 or hs.shape[1] != U.shape[0]:
+        raise ValueError(f"hs must be (T+1, H) with H = {U.shape[0]}, got shape {hs.shape}")
+    if not (isinstance(t, int | np.integer) and isinstance(k, int | np.integer)
+            and 0 <= k <= t < len(hs)):
+        raise ValueError(f"need integers 0 <= k <= t <= T = {len(hs) - 1}, got t={t!r}, k={k!r}")
+    P = np.eye(U.shape[0])
+    for j in range(t, k, -1):  # j = t, t-1, ..., k+1: each new factor goes on the right
+        P = P @ (np.diag(1 - hs[j] ** 2) @ U)
+    return P
 
 
 def rnn_hidden_jacobian_norms(U, W, b, xs, *, nonlinearity: str = "tanh", h0=None,

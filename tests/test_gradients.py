@@ -329,3 +329,25 @@ def test_plot_rnn_jacobian_norms():
     with pytest.raises(ValueError, match="at least one"):
         plot_rnn_jacobian_norms([])
     plt.close("all")
+
+
+def test_rnn_jacobian_product_is_the_ordered_product_and_matches_backward(rng):
+    from lstm_lib import gradients as G
+
+    T, D, H = 6, 2, 4
+    cell = ref.make_cell("rnn", D, H, rng=rng)
+    xs = rng.standard_normal((T, 1, D))
+    hs, cache = cell.forward(xs)
+    h = np.concatenate([cache.h0, hs[:, 0]])  # (T+1, H)
+    U = cell.params["U"]
+    np.testing.assert_array_equal(G.rnn_jacobian_product(U, h, 3, 3), np.eye(H))
+    J = np.diag(1 - h[5] ** 2) @ U @ np.diag(1 - h[4] ** 2) @ U @ np.diag(1 - h[3] ** 2) @ U
+    np.testing.assert_allclose(G.rnn_jacobian_product(U, h, 5, 2), J, rtol=1e-12)
+    # the exact Jacobians of the reference cell's backward: dh_T/dh_k
+    exact = G.hidden_jacobians(cell, xs[:, 0])
+    for k in range(T):
+        np.testing.assert_allclose(G.rnn_jacobian_product(U, h, T, k), exact[k], atol=1e-13)
+    with pytest.raises(ValueError, match="0 <= k <= t"):
+        G.rnn_jacobian_product(U, h, 2, 3)
+    with pytest.raises(ValueError, match=r"hs must be \(T\+1, H\)"):
+        G.rnn_jacobian_product(U, h[:, :2], 2, 1)
