@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 __all__ = ["KINDS", "READOUTS", "SequenceModel", "Conv1dLSTM", "DenseBaseline",
            "recurrent_layer", "count_parameters"]
@@ -86,15 +87,26 @@ class SequenceModel(nn.Module):
             features entering the head.
         embedding: vocabulary size V; inputs are then token ids (N, T) fed to
             ``nn.Embedding(V, input_size)``.
+        pad_id: with ``embedding``, the id of right-padding: each row's length is then its
+            number of ids ``!= pad_id`` (at least 1), as if passed as ``lengths``.
         **layer_kwargs: passed on to the recurrent layer (e.g. ``bias=False``).
 
-    Inputs: x, state
+    Inputs: x, state, lengths
         * x: (N, T, D) floats, or (N, T) integer token ids with ``embedding``.
         * state: optional initial state, as the recurrent layer takes it (``(h_0, c_0)`` for an
           LSTM, ``h_0`` otherwise), each (num_layers * num_directions, N, H).
+        * lengths (keyword): optional (N,) integers in [1, T] for a right-padded batch. The
+          recurrence then stops at each row's own last step (the ``lnn`` layers take
+          ``lengths=``; the torch kinds get a packed sequence), so padding never changes the
+          result: ``"last"`` reads each row's state at its last real step, ``"mean"`` averages
+          over the real steps, ``"all"`` gives zeros' read-out past each length, and the
+          returned state is each row's final state.
 
-    Outputs: y (or y, state with ``return_state=True``)
+    Outputs: y, (state with ``return_state=True``), (gates with ``return_gates=True``)
         * y: (N, output_size) for ``"last"``/``"mean"``, (N, T, output_size) for ``"all"``.
+        * gates (``lnn`` kinds only): the recurrent layer's recording,
+          ``{layer: {name: (N, T, H)}}`` with names ``i f g o c`` for the LSTM (``c`` is c_t),
+          ``r z n`` for the GRU; see :class:`lstm_lib.nn.LSTM`.
 
     Attributes:
         embedding (nn.Embedding or None), rnn (the recurrent layer, batch_first=True),
@@ -103,7 +115,8 @@ class SequenceModel(nn.Module):
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int, *,
                  num_layers: int = 1, readout: str = "last", bidirectional: bool = False,
-                 dropout: float = 0.0, embedding: int | None = None, **layer_kwargs):
+                 dropout: float = 0.0, embedding: int | None = None, pad_id: int | None = None,
+                 **layer_kwargs):
         super().__init__()
         _check_kind(kind)
         if readout not in READOUTS:
@@ -114,9 +127,12 @@ class SequenceModel(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if embedding is not None:
             _check_positive(embedding=embedding)
+        if pad_id is not None and embedding is None:
+            raise ValueError("pad_id needs embedding= (token-id inputs); got pad_id="
+                             f"{pad_id!r} with embedding=None")
         if "batch_first" in layer_kwargs:
             raise ValueError("SequenceModel is always batch_first=True; do not pass batch_first")
-        self.kind, self.readout = kind, readout
+        self.kind, self.readout, self.pad_id = kind, readout, pad_id
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.num_layers, self.bidirectional = num_layers, bidirectional
         self.embedding = nn.Embedding(embedding, input_size) if embedding is not None else None
@@ -128,28 +144,56 @@ class SequenceModel(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
 
-    def forward(self, x: torch.Tensor, state=None, *, return_state: bool = False):
+    def forward(self, x: torch.Tensor, state=None, *, lengths=None, return_state: bool = False,
+                return_gates: bool = False):
         if self.embedding is not None:
             if x.ndim != 2 or x.is_floating_point():
                 raise ValueError(f"with embedding={self.embedding.num_embeddings}, x must be "
                                  f"integer token ids (N, T); got {tuple(x.shape)} {x.dtype}")
+            if lengths is None and self.pad_id is not None:
+                lengths = (x != self.pad_id).sum(1).clamp(min=1)  # (N,) right padding
             x = self.embedding(x)  # (N, T, D)
         elif x.ndim != 3 or x.shape[-1] != self.input_size:
             hint = " (x.unsqueeze(-1) makes (N, T) into (N, T, 1))" if x.ndim == 2 else ""
             raise ValueError(f"x must be (N, T, D) with D = input_size = {self.input_size}; "
                              f"got {tuple(x.shape)}{hint}")
-        out, state = self.rnn(x, state)  # (N, T, dirs * H)
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths).to(x.device).long()
+            if lengths.shape != (x.shape[0],):
+                raise ValueError(f"lengths must have shape (N,) = ({x.shape[0]},), got "
+                                 f"{tuple(lengths.shape)}")
+        out, state, gates = self._run(x, state, lengths, return_gates)  # (N, T, dirs * H)
         if self.readout == "last":
             H = self.hidden_size
+            last = (out[:, -1] if lengths is None
+                    else out[torch.arange(len(out), device=out.device), lengths - 1])
             # the backward direction ends at t = 1: its final state is out[:, 0, H:]
-            feats = (torch.cat([out[:, -1, :H], out[:, 0, H:]], dim=-1) if self.bidirectional
-                     else out[:, -1])  # (N, dirs * H)
+            feats = (torch.cat([last[:, :H], out[:, 0, H:]], dim=-1) if self.bidirectional
+                     else last)  # (N, dirs * H)
         elif self.readout == "mean":
-            feats = out.mean(dim=1)  # (N, dirs * H)
+            feats = (out.mean(dim=1) if lengths is None  # (N, dirs * H); zeros past lengths
+                     else out.sum(dim=1) / lengths[:, None].to(out.dtype))
         else:
             feats = out  # (N, T, dirs * H)
         y = self.head(self.dropout(feats))
-        return (y, state) if return_state else y
+        result = (y,) + ((state,) if return_state else ()) + ((gates,) if return_gates else ())
+        return result[0] if len(result) == 1 else result
+
+    def _run(self, x, state, lengths, return_gates: bool):
+        """The recurrent layer on x (N, T, D): (output, state, gates or None)."""
+        torch_kind = self.kind.startswith("torch-")
+        if return_gates and torch_kind:
+            raise ValueError(f"return_gates needs an lstm_lib.nn kind; kind={self.kind!r} is "
+                             "torch.nn's, which does not record its gates")
+        if lengths is None or not torch_kind:
+            kwargs = {} if lengths is None else {"lengths": lengths}
+            if return_gates:
+                return self.rnn(x, state, return_gates=True, **kwargs)
+            return (*self.rnn(x, state, **kwargs), None)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed, state)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out, state, None
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, readout={self.readout!r}"

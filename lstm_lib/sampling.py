@@ -32,7 +32,7 @@ import numbers
 import torch
 from torch import nn
 
-__all__ = ["temperature_softmax", "sample", "greedy"]
+__all__ = ["temperature_softmax", "sample", "greedy", "SampleRecorder"]
 
 
 def _check_temperature(temperature: float) -> float:
@@ -128,3 +128,33 @@ def greedy(model: nn.Module, vocab, prime: str, length: int) -> str:
     text tends to fall into loops (a repeated line or word), which is why sampling uses τ > 0.
     """
     return _generate(model, vocab, prime, length, lambda z: int(torch.argmax(z)))
+
+
+class SampleRecorder:
+    """Samples taken during training: a ``callback(step, model)`` for ``fit``.
+
+    At each step in ``at`` it stores ``sample(model, vocab, prime, length, temperature,
+    seed)`` in ``samples[step]``: the same prime, temperature and seed every time, so the
+    samples differ only by what the model has learned (Karpathy's samples "as training
+    progresses"). Call it once as ``recorder(0, model)`` before training for the untrained model.
+
+    Attributes:
+        samples: ``{step: generated text (without the prime)}`` in the order taken.
+    """
+
+    def __init__(self, vocab, prime: str, *, at, length: int = 200, temperature: float = 0.8,
+                 seed: int = 0):
+        _encode_prime(vocab, prime, length)
+        _check_temperature(temperature)
+        steps = sorted(set(at))
+        if not steps or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
+                            for s in steps):
+            raise ValueError(f"at must be a non-empty collection of ints >= 0, got {at!r}")
+        self.vocab, self.prime, self.at = vocab, prime, frozenset(steps)
+        self.length, self.temperature, self.seed = length, temperature, seed
+        self.samples: dict[int, str] = {}
+
+    def __call__(self, step: int, model: nn.Module) -> None:
+        if step in self.at:
+            self.samples[step] = sample(model, self.vocab, self.prime, self.length,
+                                        self.temperature, self.seed)

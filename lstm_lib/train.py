@@ -19,6 +19,12 @@ What ``fit`` does on each step s = 1 .. steps:
    stop early once the validation loss has not improved for ``patience`` evaluations, restoring the
    best weights.
 
+With ``stateful=True`` (truncated BPTT over a long stream, e.g. the batches of
+:func:`lstm_lib.data.bptt_batches`), the model is called as ``model(x, state, return_state=True)``
+and the state it returns is *detached* and passed to the next batch: the values carry on, the
+graph (and so the gradient) stops at the batch boundary. The state restarts from ``None`` at the
+start of every pass over ``train``.
+
 Per-step numbers are buffered on the device and copied to the host in chunks, so a GPU is not
 synchronised on every step. With a fixed ``seed`` two runs on the CPU give identical histories.
 
@@ -425,11 +431,50 @@ def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out
 
 
+def _detach_state(state):
+    """The state's values without their graph: a tensor, or a tuple of tensors (LSTM: (h, c))."""
+    if isinstance(state, tuple | list):
+        return type(state)(_detach_state(s) for s in state)
+    return state.detach() if isinstance(state, torch.Tensor) else state
+
+
+def _state_batch(state) -> int | None:
+    """N of a layer state (layers, N, H) or (h, c); ``None`` for no state."""
+    if state is None:
+        return None
+    first = state[0] if isinstance(state, tuple | list) else state
+    return int(first.shape[1])
+
+
+def _forward_stateful(model: nn.Module, x: torch.Tensor, state):
+    """``model(x, state, return_state=True)`` -> (output, detached state); a new N restarts."""
+    if _state_batch(state) not in (None, x.shape[0]):
+        state = None
+    out, new_state = model(x, state, return_state=True)
+    return out, _detach_state(new_state)
+
+
+def _passes(train) -> Iterator[tuple[bool, Any]]:
+    """(starts a new pass?, batch) over ``train``, cycled; an iterator is read once."""
+    if isinstance(train, Iterator):
+        for k, batch in enumerate(train):
+            yield k == 0, batch
+        return
+    while True:
+        empty = True
+        for k, batch in enumerate(train):
+            empty = False
+            yield k == 0, batch
+        if empty:
+            raise ValueError("train is an empty iterable")
+
+
 # ----------------------------------------------------------------------------- evaluate
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data, loss: str | Callable = "mse", batch_size: int = 256, *,
-             metrics=None, device: str | torch.device | None = None) -> dict[str, float]:
+             metrics=None, device: str | torch.device | None = None,
+             stateful: bool = False) -> dict[str, float]:
     """Mean loss (and metrics) of ``model`` on ``data``, in eval mode and without gradients.
 
     Args:
@@ -438,10 +483,17 @@ def evaluate(model: nn.Module, data, loss: str | Callable = "mse", batch_size: i
         metrics: names from ``METRICS`` (``"accuracy"``, ``"mse"``, ``"mae"``) or
             ``{name: fn(output, y)}``.
         device: where to compute; ``None`` -> the device of the model's parameters.
+        stateful: carry the recurrent state from one batch to the next, in order (``data``
+            must then be an iterable of consecutive batches, e.g. ``bptt_batches``); the state
+            starts from ``None``. Batch values are then weighted by their number of targets.
 
     Returns:
-        ``{"loss": ..., **metrics}``; batch values are averaged weighted by batch size N.
+        ``{"loss": ..., **metrics}``; batch values are averaged weighted by batch size N (by
+        ``y.numel()`` with ``stateful``, so a shorter last window counts less).
     """
+    if stateful and _is_pair(data):
+        raise ValueError("stateful=True needs data as an iterable of consecutive batches "
+                         "(e.g. lstm_lib.data.bptt_batches), not a pair (x, y)")
     fns = _resolve_metrics(metrics)
     if device is None:
         param = next(model.parameters(), None)
@@ -453,12 +505,16 @@ def evaluate(model: nn.Module, data, loss: str | Callable = "mse", batch_size: i
     acc = _acc_dtype(device)
     totals = {"loss": torch.zeros((), dtype=acc, device=device)}
     totals.update({k: torch.zeros((), dtype=acc, device=device) for k in fns})
-    n = 0
+    n, state = 0, None
     try:
         for batch in _eval_batches(data, batch_size):
             x, y = _prepare(batch, device, dtype, loss)
-            out = _forward(model, x)
-            w = len(x)
+            if stateful:
+                out, state = _forward_stateful(model, x, state)
+                w = y.numel()
+            else:
+                out = _forward(model, x)
+                w = len(x)
             totals["loss"] += compute_loss(loss, out, y).to(acc) * w
             for k, fn in fns.items():
                 totals[k] += torch.as_tensor(fn(out, y), device=device).to(acc) * w
@@ -540,7 +596,8 @@ def _global_norm(params: list[torch.Tensor]) -> torch.Tensor:
 
 def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
         loss: str | Callable = "mse", metrics=None, optimizer=None,
-        scheduler: Callable | None = None) -> History:
+        scheduler: Callable | None = None, stateful: bool = False,
+        callback: Callable[[int, nn.Module], None] | None = None) -> History:
     """Train ``model`` in place; return the :class:`History`.
 
     Args:
@@ -564,6 +621,14 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
         scheduler: a factory ``optimizer -> torch.optim.lr_scheduler.LRScheduler``, e.g.
             ``lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)``;
             stepped after every optimizer step. ``History.lr`` records the rate of each step.
+        stateful: truncated BPTT with a carried state. ``train`` must be an iterable of
+            consecutive batches (e.g. ``bptt_batches(ids, N, L)``), and the model must accept
+            ``model(x, state, return_state=True) -> (output, state)`` as
+            :class:`lstm_lib.models.SequenceModel` does. Each batch starts from the detached
+            final state of the previous one; the state restarts from ``None`` at every new pass
+            over ``train`` (or when N changes). ``val`` is then evaluated statefully too.
+        callback: ``callback(step, model)`` after every optimizer step (e.g. to take samples
+            during training); it runs with the model in train mode and must not change it.
 
     ``fit`` starts with ``seed_everything(config.seed)`` (Python, numpy and torch's global
     generators), so dropout inside the model repeats too; create the model after seeding yourself
@@ -578,6 +643,12 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
     if isinstance(loss, str) and loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
     metric_fns = _resolve_metrics(metrics)
+    if stateful and (_is_pair(train) or (callable(train) and not isinstance(train, Iterable))):
+        raise ValueError("stateful=True needs train as an iterable of consecutive batches "
+                         "(e.g. lstm_lib.data.bptt_batches(ids, N, L)), not a pair (x, y) or a "
+                         "batch_fn: independent batches have no state to carry")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(step, model), got {type(callback).__name__}")
     device = default_device() if config.device is None else torch.device(config.device)
 
     seed_everything(config.seed)  # dropout and any other randomness inside the model
@@ -597,7 +668,16 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
 
     sched = scheduler(opt) if scheduler is not None else None
 
-    batches, steps = _batches_for(train, config, gen)
+    if stateful:
+        steps = config.steps
+        if config.epochs is not None:
+            if isinstance(train, Iterator) or not hasattr(train, "__len__"):
+                raise ValueError("epochs needs a train iterable with a len(); use steps instead")
+            steps = config.epochs * len(train)
+        batches = _passes(train)
+    else:
+        batches, steps = _batches_for(train, config, gen)
+    state = None
     dtype = _model_dtype(model)
     acc = _acc_dtype(device)
     eval_bs = max(config.batch_size, 256)
@@ -632,9 +712,16 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
     try:
         step = 0
         for step, batch in enumerate(itertools.islice(batches, steps), start=1):
+            if stateful:
+                new_pass, batch = batch
+                state = None if new_pass else state
             x, y = _prepare(batch, device, dtype, loss)
             opt.zero_grad(set_to_none=True)
-            batch_loss = compute_loss(loss, _forward(model, x), y)
+            if stateful:
+                output, state = _forward_stateful(model, x, state)  # the truncation: detached
+            else:
+                output = _forward(model, x)
+            batch_loss = compute_loss(loss, output, y)
             if batch_loss.ndim != 0:
                 raise ValueError(f"the loss must be a scalar, got shape {tuple(batch_loss.shape)}")
             batch_loss.backward()
@@ -648,6 +735,8 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
             opt.step()
             if sched is not None:
                 sched.step()
+            if callback is not None:
+                callback(step, model)
 
             buf_loss.append(batch_loss.detach().to(acc))
             buf_norm.append(norm.detach().to(batch_loss.device, acc))
@@ -660,7 +749,8 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
 
             if val is not None and (step % config.eval_every == 0 or step == steps):
                 flush()
-                result = evaluate(model, val, loss, eval_bs, metrics=metric_fns, device=device)
+                result = evaluate(model, val, loss, eval_bs, metrics=metric_fns, device=device,
+                                  stateful=stateful)
                 history.val_step.append(step)
                 history.val_loss.append(result.pop("loss"))
                 for k, v in result.items():

@@ -192,3 +192,39 @@ def test_models_train_with_fit(rng):
 def test_models_are_plain_modules():
     assert isinstance(SequenceModel("torch-lstm", D, H, O), nn.Module)
     assert "kind='torch-lstm'" in repr(SequenceModel("torch-lstm", D, H, O))
+
+
+# ----------------------------------------------------------------------------- lengths, gates
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "torch-lstm"])
+@pytest.mark.parametrize("readout", ["last", "mean"])
+def test_padding_does_not_change_the_output_with_lengths(kind, readout):
+    torch.manual_seed(0)
+    model = SequenceModel(kind, 4, 6, 2, embedding=9, readout=readout, pad_id=0).eval()
+    x = torch.tensor([[3, 4, 5, 0], [6, 7, 0, 0], [8, 1, 2, 3]])
+    more = torch.cat([x, torch.zeros(3, 5, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        y, y_more = model(x), model(more)
+        alone = model(torch.tensor([[6, 7]]))
+    torch.testing.assert_close(y, y_more)
+    torch.testing.assert_close(y[1:2], alone)          # as if the row had no padding
+    with torch.no_grad():                              # explicit lengths, without pad_id
+        plain = SequenceModel(kind, 4, 6, 2, embedding=9, readout=readout).eval()
+        plain.load_state_dict(model.state_dict())
+        torch.testing.assert_close(plain(more, lengths=torch.tensor([3, 2, 4])), y)
+
+
+def test_return_gates_and_state_order():
+    torch.manual_seed(0)
+    model = SequenceModel("lstm", 3, 5, 7, embedding=7, readout="all")
+    x = torch.randint(0, 7, (2, 4))
+    y, state, gates = model(x, return_state=True, return_gates=True)
+    assert y.shape == (2, 4, 7) and state[0].shape == (1, 2, 5)
+    assert set(gates[0]) == {"i", "f", "g", "o", "c"} and gates[0]["c"].shape == (2, 4, 5)
+    torch.testing.assert_close(gates[0]["c"][:, -1], state[1][0])
+    y2, g2 = model(x, return_gates=True)
+    torch.testing.assert_close(y, y2)
+    with pytest.raises(ValueError, match="return_gates needs an lstm_lib.nn kind"):
+        SequenceModel("torch-lstm", 3, 5, 7, embedding=7)(x, return_gates=True)
+    with pytest.raises(ValueError, match="pad_id needs embedding"):
+        SequenceModel("lstm", 3, 5, 7, pad_id=0)

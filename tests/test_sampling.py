@@ -104,3 +104,20 @@ def test_greedy_matches_a_full_rerun(model, vocab):
         logits = model(ids)  # (1, T, V)
     pred = logits[0, len(prime) - 1:-1].argmax(-1)
     assert vocab.decode(pred.tolist()) == text
+
+
+def test_sample_recorder_takes_the_same_sample_at_the_given_steps():
+    from lstm_lib.sampling import SampleRecorder
+
+    vocab = CharVocab("abc ")
+    torch.manual_seed(0)
+    model = SequenceModel("lstm", 4, 8, len(vocab), embedding=len(vocab), readout="all")
+    rec = SampleRecorder(vocab, "ab", at=(0, 2), length=10, temperature=1.0, seed=3)
+    for step in range(4):
+        rec(step, model)
+    assert list(rec.samples) == [0, 2] and rec.samples[0] == rec.samples[2]
+    assert rec.samples[0] == sample(model, vocab, "ab", 10, 1.0, seed=3)
+    with pytest.raises(ValueError, match="at must"):
+        SampleRecorder(vocab, "ab", at=())
+    with pytest.raises(ValueError, match="temperature"):
+        SampleRecorder(vocab, "ab", at=(1,), temperature=0)

@@ -495,3 +495,95 @@ def test_progress_bar_can_be_turned_off_by_the_environment(monkeypatch):
     bar = _progress_bar(10, True)
     assert bar is not None
     bar.close()
+
+
+# ----------------------------------------------------------------------------- stateful
+
+class Recorder(nn.Module):
+    """Records the state each call receives; the state is the running sum of x (N, 1, 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(()))
+        self.seen: list = []
+
+    def forward(self, x, state=None, *, return_state=False):
+        self.seen.append(None if state is None else state.clone())
+        total = x.sum(1, keepdim=True).float()[None] * self.w     # (1, N, 1)
+        new = total if state is None else state + total
+        out = new[0].expand(-1, x.shape[1])                       # (N, T)
+        return (out, new) if return_state else out
+
+
+def test_stateful_fit_carries_detached_state_and_restarts_each_pass():
+    from lstm_lib.data import bptt_batches
+
+    ids = np.arange(1, 22)
+    batches = bptt_batches(ids, 2, 5)                 # rows of 10: two batches per pass
+    model = Recorder()
+    hist = fit(model, batches, config=TrainConfig(steps=5, **CPU), loss="mse", stateful=True)
+    assert len(hist.step) == 5
+    assert [s is None for s in model.seen] == [True, False, True, False, True]
+    assert torch.equal(model.seen[1].flatten(), torch.tensor([15.0, 65.0]))  # sums of row 1
+    assert not model.seen[1].requires_grad            # detached: the truncation
+
+
+def test_stateful_training_matches_a_hand_written_loop():
+    from lstm_lib.data import bptt_batches
+    from lstm_lib.models import SequenceModel
+
+    ids = np.random.default_rng(0).integers(0, 5, 400)
+    batches = bptt_batches(ids, 4, 10, drop_last=True)
+
+    def make():
+        torch.manual_seed(0)
+        return SequenceModel("torch-lstm", 3, 6, 5, embedding=5, readout="all")
+
+    model = make()
+    fit(model, batches, config=TrainConfig(steps=12, lr=1e-2, clip_norm=0, **CPU), loss="ce",
+        stateful=True)
+    ref = make()
+    opt = torch.optim.Adam(ref.parameters(), lr=1e-2)
+    state, it = None, iter(batches)
+    for _ in range(12):
+        batch = next(it, None)
+        if batch is None:
+            state, it = None, iter(batches)
+            batch = next(it)
+        x, y = (torch.from_numpy(a) for a in batch)
+        logits, state = ref(x, state, return_state=True)
+        state = tuple(s.detach() for s in state)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 5), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_stateful_evaluate_weights_by_targets():
+    from lstm_lib.data import bptt_batches
+    from lstm_lib.models import SequenceModel
+
+    torch.manual_seed(0)
+    model = SequenceModel("torch-lstm", 3, 4, 5, embedding=5, readout="all")
+    ids = np.random.default_rng(1).integers(0, 5, 103)
+    stream = evaluate(model, bptt_batches(ids, 2, 7), loss="ce", stateful=True)["loss"]
+    x = torch.from_numpy(bptt_batches(ids, 2, 1000).x)
+    y = torch.from_numpy(bptt_batches(ids, 2, 1000).y)
+    whole = torch.nn.functional.cross_entropy(model(x).reshape(-1, 5), y.reshape(-1)).item()
+    assert math.isclose(stream, whole, rel_tol=1e-5)
+
+
+def test_stateful_rejects_independent_batches_and_callback_runs(rng):
+    x, y = sum_task(rng)
+    with pytest.raises(ValueError, match="stateful=True needs train"):
+        fit(LastStep(), (x, y), config=TrainConfig(steps=2, **CPU), stateful=True)
+    with pytest.raises(ValueError, match="stateful=True needs data"):
+        evaluate(LastStep(), (x, y), stateful=True)
+    seen = []
+    fit(LastStep(), (x, y), config=TrainConfig(steps=3, **CPU),
+        callback=lambda step, model: seen.append((step, model.training)))
+    assert seen == [(1, True), (2, True), (3, True)]
+    with pytest.raises(TypeError, match="callback must be callable"):
+        fit(LastStep(), (x, y), config=TrainConfig(steps=1, **CPU), callback=3)
