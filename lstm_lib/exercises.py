@@ -445,12 +445,11 @@ def _lstm_family_variant(dh, dc_next, cache, *, tanh_prime=True, carry_in=True, 
     return outs
 
 
-def _rnn_variant(dh, cache, *, deriv="1-h2", dh_prev_UT=False, dx_WT=False):
+def _rnn_variant(dh, cache, *, deriv="1-h2", dh_prev_UT=False):
     x, h_prev, h, W, U = cache
     da = dh * {"1-h2": 1 - h**2, "none": 1.0, "tanh(h)": 1 - np.tanh(h)**2}[deriv]
     dh_prev = da @ U.T if dh_prev_UT else da @ U
-    dx = da @ W.T if dx_WT else da @ W
-    return dx, dh_prev, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+    return da @ W, dh_prev, da.T @ x, da.T @ h_prev, da.sum(axis=0)
 
 
 def _gru_variant(dh, cache, *, z_sign=True, direct=True, b_hn_in_dr=True, r_on_db_hn=True):
@@ -509,8 +508,6 @@ _MISTAKES: dict[str, tuple[tuple[str, Callable], ...]] = {
          partial(_rnn_variant, deriv="tanh(h)")),
         ("dh_prev = U^T da, which for a batch in rows is da @ U, not da @ U.T.",
          partial(_rnn_variant, dh_prev_UT=True)),
-        ("dx = W^T da, which for a batch in rows is da @ W, not da @ W.T.",
-         partial(_rnn_variant, dx_WT=True)),
     ),
     "lstm_step_backward": tuple((h, partial(_lstm_family_variant, **kw))
                                 for h, kw in (*_LSTM_MISTAKES, (_HINT_ORDER, {"swap_if": True}))),
@@ -610,10 +607,11 @@ def _call(fn, args, name):
                     f"body and run the check again.") from None
     except Exception as exc:  # the student's bug, reported as text, not as a traceback
         frames = traceback.extract_tb(exc.__traceback__)[1:]  # drop the grader's own frame
-        where = ""
-        if frames:
-            last = frames[-1]
-            where = f" at line {last.lineno} ({last.line.strip()})" if last.line else ""
+        # The student's last line, not numpy's or the library's (when they call into them).
+        own = [f for f in frames if not any(part in f.filename for part in
+                                            ("site-packages", "lstm_lib", "/numpy/"))]
+        last = (own or frames or [None])[-1]
+        where = f" at line {last.lineno} ({last.line.strip()})" if last and last.line else ""
         raise _Stop(f"{name} raised {type(exc).__name__}: {exc}{where}.") from None
     modified = next((found for arg, b, a in zip(_argument_names(name), before, given, strict=True)
                      if (found := _modified(b, a, arg))), None)

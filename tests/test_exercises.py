@@ -197,11 +197,21 @@ MISTAKES = [
 @pytest.mark.parametrize("name, fn, output, hint", MISTAKES,
                          ids=[m[1].__name__ for m in MISTAKES])
 def test_classic_mistake_is_named_with_its_hint(name, fn, output, hint):
-    report = check(name, fn)
+    report = check(name, fn, cases=2 if name.endswith("_backward") else 3)
     text = str(report)
     assert not report.passed, text
     assert output in text and hint in text, text
     assert any(hint in h for h in report.hints[output]), report.hints
+
+
+TABLE = [(name, hint, fn) for name, table in exercises._MISTAKES.items() for hint, fn in table]
+TABLE += [("clip_grad_norm", hint, fn) for hint, fn in exercises._CLIP_MISTAKES]
+
+
+@pytest.mark.parametrize("name, hint, fn", TABLE, ids=[f"{t[0]}-{i}" for i, t in enumerate(TABLE)])
+def test_every_known_mistake_is_recognised(name, hint, fn):
+    report = check(name, fn, cases=1 if name != "clip_grad_norm" else 3)
+    assert not report.passed and hint in str(report), str(report)
 
 
 # ---- a broken student function: a clear report, no exception -----------------------------------
@@ -271,6 +281,15 @@ def test_in_place_modification_is_reported():
 
     report = check("rnn_step_backward", cache_in_place)
     assert "modified its argument cache.h in place" in str(report), str(report)
+
+
+def test_exception_inside_numpy_points_at_the_students_line():
+    def split_wrong(dh, dc_next, cache):
+        a, b = np.split(cache.W, 3)  # W has 4 blocks
+        return a, b
+
+    text = str(check("lstm_step_backward", split_wrong))
+    assert "raised ValueError" in text and "np.split(cache.W, 3)" in text, text
 
 
 def test_wrong_arguments_are_reported():
