@@ -113,12 +113,23 @@ class ForecastRun:
 
     name: str
     model: nn.Module
+    pose: Pose
     forecast: np.ndarray
     test_mae: float
     parameters: int
     cpu_s: float
     history: History = field(repr=False)
     unit: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The pose in words: ``"value"``, ``"change"`` or ``"change + lag input"``."""
+        return self.pose.target + (" + lag input" if self.pose.lags else "")
+
+    def summary(self) -> dict:
+        """One row of a results table: test MAE, kind, parameters, CPU seconds."""
+        return {"test MAE": self.test_mae, "kind": self.kind, "parameters": self.parameters,
+                "CPU s": self.cpu_s}
 
     def __str__(self) -> str:
         return (f"{self.name:24s} test MAE {self.test_mae:.3f} °{self.unit}   "
@@ -163,6 +174,6 @@ def fit_and_forecast(name: str, make_model: Callable[[], nn.Module], data, pose:
     norm = data.normalizer
     forecast = norm.inverse(pose.forecast(output, test))
     truth = norm.inverse(np.asarray(test.y)[:, 0])
-    return ForecastRun(name, model, forecast, mae(forecast, truth), count_parameters(model),
+    return ForecastRun(name, model, pose, forecast, mae(forecast, truth), count_parameters(model),
                        time.process_time() - cpu0, history, data.unit)
 

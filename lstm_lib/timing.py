@@ -19,13 +19,29 @@ from torch import nn
 __all__ = ["forward_backward", "time_interleaved"]
 
 
-def forward_backward(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
-    """A function that runs one forward and backward pass, ``layer(x)[0].sum().backward()``."""
+def forward_backward(layer: nn.Module, x: torch.Tensor, *,
+                     fast_path: bool | None = None) -> Callable[[], None]:
+    """A function that runs one forward and backward pass, ``layer(x)[0].sum().backward()``.
+
+    ``fast_path=False`` runs an ``lstm_lib.nn`` layer with its fused fast path off (the generic
+    time loop, autograd through every step), ``True`` with it on; ``None`` leaves the setting.
+    """
+    if fast_path is not None and not isinstance(fast_path, bool):
+        raise TypeError(f"fast_path must be None, True or False, got {fast_path!r}")
+
     def step() -> None:
         layer.zero_grad(set_to_none=True)
         out, _ = layer(x)
         out.sum().backward()
-    return step
+
+    if fast_path is None:
+        return step
+    from lstm_lib.nn import fast_path as switch
+
+    def switched() -> None:
+        with switch(fast_path):
+            step()
+    return switched
 
 
 def time_interleaved(fns: Mapping[str, Callable[[], object]], *, repeats: int = 5,

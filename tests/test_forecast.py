@@ -81,6 +81,8 @@ def test_fit_and_forecast_beats_nothing_and_reports(one_thread):
     assert run.test_mae == pytest.approx(forecast.mae(run.forecast, truth))
     assert run.parameters == sum(p.numel() for p in run.model.parameters())
     assert "test MAE" in str(run) and run.unit == "F"
+    assert run.kind == "change" and run.summary()["test MAE"] == run.test_mae
+    assert forecast.Pose("change", lags=(2,)).target == "change"
     # deterministic for a seed
     again = forecast.fit_and_forecast("gru", lambda: SequenceModel("torch-gru", 1, 4, 1), d,
                                       pose, steps=20)

@@ -28,3 +28,19 @@ def test_forward_backward_fills_gradients():
     layer = torch.nn.LSTM(2, 3)
     forward_backward(layer, torch.randn(4, 1, 2))()
     assert all(p.grad is not None for p in layer.parameters())
+
+
+def test_forward_backward_fast_path_switch(monkeypatch):
+    from lstm_lib import nn as lnn
+    from lstm_lib.nn import fused
+
+    seen = []
+    real = fused.run_layer
+    monkeypatch.setattr(fused, "run_layer", lambda *a, **k: seen.append(1) or real(*a, **k))
+    layer, x = lnn.LSTM(2, 3), torch.randn(4, 1, 2)
+    forward_backward(layer, x, fast_path=False)()
+    assert not seen and lnn.fast_path_enabled()                   # setting restored
+    forward_backward(layer, x, fast_path=True)()
+    assert seen
+    with pytest.raises(TypeError, match="fast_path must be"):
+        forward_backward(layer, x, fast_path=1)

@@ -10,9 +10,10 @@ PyTorch / cuDNN convention (``reset_after=True``, the default)::
     (G3)  n_t = tanh(W_n x_t + b_n + r_t ⊙ (U_n h_{t-1} + b_hn))    candidate
     (G4)  h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
-The reset gate multiplies U_n h_{t-1} + b_hn *after* the matrix product, so the bias b_hn
-inside the product cannot be merged into b_n: the cell keeps it as a separate parameter
-``b_hn`` (H,). Compared with torch: b_r = b_ir + b_hr, b_z = b_iz + b_hz, b_n = b_in.
+The reset gate multiplies U_n h_{t-1} + b_hn *after* the matrix product, so b_hn enters as
+r_t ⊙ b_hn, a bias rescaled by the reset gate at every step: it cannot be merged into b_n (nor
+into the single bias b), and the cell keeps it as a separate parameter ``b_hn`` (H,). Compared
+with torch: b_r = b_ir + b_hr, b_z = b_iz + b_hz, b_n = b_in, b_hn = torch's b_hn.
 
 Original convention, Cho et al. 2014 (``reset_after=False``), with one bias b_n::
 
@@ -27,6 +28,8 @@ Backward, one step, given dh = dL/dh_t; a_* are pre-activations::
     (G8)  da_r = dr ⊙ r_t(1 - r_t),   da = [da_r; da_z; da_n]
     (G9)  (G3):  dh_{t-1} = dh ⊙ z_t + U_r^T da_r + U_z^T da_z + U_n^T (r_t ⊙ da_n)
           (G3'): dh_{t-1} = dh ⊙ z_t + U_r^T da_r + U_z^T da_z + r_t ⊙ (U_n^T da_n)
+          dh ⊙ z_t is the direct path h_{t-1} -> h_t (the GRU's "carousel": over many steps
+          the gradient along it is scaled by Π z_t); the rest goes through the gates and n_t.
     (G10) dx_t = W^T da,  dW = da x_t^T,  db = da;  the U blocks r, z get da_r h_{t-1}^T and
           da_z h_{t-1}^T, the n block gets (r_t ⊙ da_n) h_{t-1}^T under (G3), with
           db_hn = r_t ⊙ da_n, and da_n (r_t ⊙ h_{t-1})^T under (G3')   (summed over the batch)
@@ -64,7 +67,8 @@ def gru_step_forward(x, h_prev, W, U, b, b_hn):
 def gru_step_backward(dh, cache):
     """Backward of gru_step_forward, eqs. (G5)-(G10), the (G3) branches.
 
-    Shapes: dh (N, H), the total dL/dh_t.
+    Shapes: dh (N, H), the total dL/dh_t; cache as returned by gru_step_forward, with
+    hn = U_n h_{t-1} + b_hn (N, H). ``dh * z`` in dh_prev is the direct (carousel) path, (G9).
     Returns dx (N, D), dh_prev (N, H), dW (3H, D), dU (3H, H), db (3H,), db_hn (H,).
     """
     x, h_prev, r, z, n, hn, W, U = cache
