@@ -100,8 +100,10 @@ def plot_gate_pairs(panels: Mapping, *, unit: int = 0, axes=None):
         if not 0 <= unit < f.shape[-1]:
             raise ValueError(f"unit must be in [0, {f.shape[-1]}), got {unit}")
         ax.scatter(f[..., unit].ravel(), i[..., unit].ravel(), s=4, alpha=0.4)
-        ax.text(0.97, 0.03, "hold", ha="right", va="bottom", color="gray")
-        ax.text(0.03, 0.97, "overwrite", ha="left", va="top", color="gray")
+        corner = {"color": "#555555", "zorder": 3,
+                  "bbox": {"facecolor": "white", "alpha": 0.8, "edgecolor": "none"}}
+        ax.text(0.97, 0.03, "hold", ha="right", va="bottom", **corner)
+        ax.text(0.03, 0.97, "overwrite", ha="left", va="top", **corner)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"$f_t$ (unit {unit})", title=title)
         ax.title.set_fontsize(10)
     axes[0].set_ylabel(f"$i_t$ (unit {unit})")
