@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["ClipRun", "clip_grad_norm", "clip_grad_value", "clipping_run", "global_norm"]
+__all__ = ["ClipRun", "clip_grad_norm", "clip_grad_value", "clipping_run", "global_norm",
+           "rnn_with_radius"]
 
 
 def _check_grads(grads) -> dict[str, np.ndarray]:
@@ -68,6 +69,29 @@ def clip_grad_value(grads: Mapping[str, np.ndarray], clip_value: float) -> dict[
     grads = _check_grads(grads)
     clip_value = _check_threshold(clip_value, "clip_value")
     return {name: np.clip(g, -clip_value, clip_value) for name, g in grads.items()}
+
+
+def rnn_with_radius(rho: float, *, input_size: int = 2, hidden_size: int = 32,
+                    output_size: int = 1, seed: int = 0):
+    """A ``SequenceModel("rnn", ...)`` whose recurrent matrix U is rescaled to spectral radius ρ.
+
+    The weights are PyTorch's default initialisation after ``seed_everything(seed)``, then
+    ``weight_hh_l0`` is scaled by ``lstm_lib.gradients.set_spectral_radius``. With ρ > 1 the
+    linearised recurrence is expanding: the setting of the clipping experiment.
+    """
+    import torch
+
+    import lstm_lib
+    from lstm_lib.gradients import set_spectral_radius
+    from lstm_lib.models import SequenceModel
+
+    lstm_lib.seed_everything(seed)
+    model = SequenceModel("rnn", input_size=input_size, hidden_size=hidden_size,
+                          output_size=output_size)
+    with torch.no_grad():
+        U = model.rnn.weight_hh_l0.detach().double().cpu().numpy()
+        model.rnn.weight_hh_l0.copy_(torch.from_numpy(set_spectral_radius(U, rho)))
+    return model
 
 
 class ClipRun(NamedTuple):

@@ -71,3 +71,15 @@ def test_clipping_run_records_and_stops_at_divergence():
     assert blown.diverged_at is not None and len(blown.losses) == blown.diverged_at - 1
     with pytest.raises(ValueError, match="not both"):
         clipping.clipping_run(make_model, x, y, batch_size=4, lr=0.1, clip_norm=1, clip_value=1)
+
+
+def test_rnn_with_radius_sets_the_spectral_radius():
+    pytest.importorskip("torch")
+    from lstm_lib.gradients import spectral_radius
+
+    model = clipping.rnn_with_radius(2.0, input_size=2, hidden_size=8, seed=0)
+    U = model.rnn.weight_hh_l0.detach().double().numpy()
+    assert spectral_radius(U) == pytest.approx(2.0, rel=1e-5)
+    again = clipping.rnn_with_radius(2.0, input_size=2, hidden_size=8, seed=0)
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
+        assert (a == b).all()
