@@ -16,7 +16,7 @@ from lstm_lib.reference import sigmoid
 
 
 def rnn_jacobian_sum(cell, cache, t, dE_dht):
-    """dE_t/dU and dE_t/dW as sum_k delta_k^(t) h_{k-1}^T, x_k^T, for N = 1 (chapter 3)."""
+    """dE_t/dU and dE_t/dW as sum_k delta_k^(t) h_{k-1}^T, x_k^T, for N = 1 (eq-bptt-e3, ch. 02)."""
     U = cell.params["U"]
     h = np.concatenate([cache.h0, cache.hs[:, 0]])  # (T+1, H), h[k] = h_k
     x = cache.xs[:, 0]
