@@ -1,0 +1,226 @@
+"""Sphinx extension for the library reference (``chapters/api/``): docstrings as pages, strictly.
+
+The reference is written by ``sphinx.ext.autodoc`` + ``sphinx.ext.napoleon`` from ``lstm_lib``'s
+docstrings. Those are written to be read as plain text first (``help()``, an editor), so three
+things are done here to keep the strict build (``-W -n``) green without dumbing them down:
+
+1. **Plain-text idioms made safe reStructuredText** (``autodoc-process-docstring``, after
+   napoleon): a norm ``|x|`` is not a substitution, ``**kwargs`` in an argument list is not bold,
+   ``torch's clip_grad_norm_`` is not a hyperlink, and a bullet list gets the blank line before it
+   that reStructuredText needs. Inline literals, roles and literal blocks are left alone.
+2. **A safety net**: a docstring that is still not valid reStructuredText after that (checked
+   with docutils) is shown verbatim, as a literal block, exactly as ``help()`` shows it, and the
+   build log lists it (at info level) so that its author can fix it; one bad docstring does not
+   fail the book.
+3. **Constants listed in a module's ``__all__``** are documented with their value even without a
+   ``#:`` comment (autodoc documents only commented ones), so ``:data:`NAMES``` links.
+4. **References through the public module** (``missing-reference``): the reference documents each
+   name where the reader imports it (``lstm_lib.reference.LSTMCell``), while type hints and
+   docstrings name the defining module (``lstm_lib.reference.lstm.LSTMCell``). A missing
+   ``lstm_lib`` reference is retried with inner modules dropped and linked to the first documented
+   name; a name documented nowhere still fails the build.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from docutils import nodes
+from docutils.core import publish_doctree
+from docutils.parsers.rst import directives, roles
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.ext.autodoc import DataDocumenter, ModuleDocumenter
+from sphinx.util import logging
+from sphinx.util.nodes import make_refnode
+
+logger = logging.getLogger(__name__)
+
+# inline literals, roles with their text, interpreted text and hyperlink references: left alone
+_PROTECTED = re.compile(r"(``.+?``|:[\w:.+-]+:`[^`]*`|`[^`]*`_{0,2})")
+_BULLET = re.compile(r"^(\s*)[*+-] \S")
+
+
+def _fix_text(text: str) -> str:
+    """Escape plain-text idioms in a piece of text that holds no inline markup."""
+    text = text.replace("|", r"\|")
+    # *args / **kwargs / *name that no later '*' closes: not emphasis
+    def star(match: re.Match) -> str:
+        stars, rest = match.group(0), text[match.end():]
+        closing = r"\S\*\*" if stars == "**" else r"\S\*(?!\*)"
+        return stars if re.search(closing, rest) else stars.replace("*", r"\*")
+    text = re.sub(r"(?<![\w*\\])\*{1,2}(?=[A-Za-z_])", star, text)
+    # a word ending in "_" (torch's clip_grad_norm_) is not a hyperlink reference
+    return re.sub(r"(?<=[A-Za-z0-9])_(?=$|[\s.,;:)!?'\]])", r"\_", text)
+
+
+def _fix_line(line: str) -> str:
+    stripped = line.lstrip()
+    if stripped.startswith(("|", "+-", "+=", ">>>", "..")):
+        return line  # tables, line blocks, doctests, directives and comments
+    parts = _PROTECTED.split(line)
+    return "".join(part if k % 2 else _fix_text(part) for k, part in enumerate(parts))
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def make_safe(lines: list[str]) -> list[str]:
+    """The docstring ``lines`` with the plain-text idioms escaped and blank lines around lists."""
+    out: list[str] = []
+    literal_from: int | None = None  # indentation of the line that opened a literal block
+    list_indent: int | None = None   # indentation of the current bullet list's markers
+    for line in lines:
+        if not line.strip():
+            out.append(line)
+            continue
+        indent = _indent(line)
+        if literal_from is not None:
+            if indent > literal_from:
+                out.append(line)
+                continue
+            literal_from = None
+        bullet = _BULLET.match(line)
+        previous = out[-1] if out else ""
+        if list_indent is not None and indent <= list_indent and not (
+                bullet and indent == list_indent):
+            list_indent = None
+            if previous.strip():
+                out.append("")  # a list ends with a blank line
+                previous = ""
+        if bullet and previous.strip() and not (
+                _BULLET.match(previous) and _indent(previous) == indent) and list_indent is None:
+            out.append("")  # a list starts after a blank line
+        if bullet and list_indent is None:
+            list_indent = indent
+        out.append(_fix_line(line))
+        if line.rstrip().endswith("::"):
+            literal_from = indent
+    return out
+
+
+@contextmanager
+def _no_roles_or_directives() -> Iterator[None]:
+    """Inside Sphinx, docutils looks roles and directives up in Sphinx's registry, whose entries
+    need a build environment; for a syntax check every role and directive is simply unknown."""
+    saved = directives.directive, roles.role
+    directives.directive = lambda *args, **kwargs: (None, [])
+    roles.role = lambda *args, **kwargs: (None, [])
+    try:
+        yield
+    finally:
+        directives.directive, roles.role = saved
+
+
+def rst_problems(text: str) -> list[str]:
+    """docutils' warnings and errors for ``text``, minus those about roles and directives."""
+    stream = io.StringIO()
+    with _no_roles_or_directives():
+        publish_doctree(text, settings_overrides={
+            "report_level": 2, "halt_level": 5, "warning_stream": stream,
+            "file_insertion_enabled": False, "raw_enabled": False})
+    messages = re.split(r"\n(?=<string>:)", stream.getvalue().strip())
+    return [m for m in messages if m and not re.search(
+        r"Unknown interpreted text role|No role entry|Unknown directive type|No directive entry|"
+        r'Trying ".*" as canonical', m)]
+
+
+_shown_verbatim: list[str] = []
+
+
+def _original_docstring(what: str, obj, lines: list[str]) -> list[str]:
+    doc = getattr(obj, "__doc__", None) if what in (
+        "module", "class", "exception", "function", "method") else None
+    return inspect.cleandoc(doc).splitlines() if isinstance(doc, str) else list(lines)
+
+
+def _process(app: Sphinx, what: str, name: str, obj, options, lines: list[str]) -> None:
+    if not name.startswith("lstm_lib"):
+        return
+    safe = make_safe(lines)
+    if rst_problems("\n".join(safe)):
+        original = _original_docstring(what, obj, lines)
+        safe = ["::", ""] + ["    " + line if line.strip() else "" for line in original] + [""]
+        _shown_verbatim.append(name)
+    lines[:] = safe
+
+
+def _report(app: Sphinx, exception: Exception | None) -> None:
+    if _shown_verbatim:
+        logger.info("api_docs: %d docstring(s) are not valid reStructuredText and are shown "
+                    "verbatim: %s", len(_shown_verbatim), ", ".join(sorted(set(_shown_verbatim))))
+
+
+class PublicDataDocumenter(DataDocumenter):
+    """A constant named in its module's ``__all__``: documented, with or without a comment."""
+
+    objtype = "publicdata"
+    directivetype = "data"
+    priority = DataDocumenter.priority + 1
+
+    @classmethod
+    def can_document_member(cls, member, membername: str, isattr: bool, parent) -> bool:
+        if not isinstance(parent, ModuleDocumenter) or isattr:
+            return False  # a commented constant is DataDocumenter's
+        if inspect.isroutine(member) or inspect.isclass(member) or inspect.ismodule(member):
+            return False
+        return membername in (getattr(parent.object, "__all__", None) or ())
+
+    def get_doc(self) -> list[list[str]]:
+        comment = self.get_module_comment(self.objpath[-1])
+        return [comment] if comment else []  # not the docstring of the value's type
+
+
+def public_candidates(target: str) -> Iterator[str]:
+    """Shorter spellings of ``target``, the most specific first.
+
+    ``lstm_lib.reference._cell.Cell`` yields ``lstm_lib.reference.Cell``, then ``lstm_lib.Cell``;
+    ``lstm_lib.nn.layers.LSTM.forward`` yields ``lstm_lib.nn.LSTM.forward``, ...
+    """
+    parts = target.split(".")
+    for tail_start in range(len(parts) - 1, 0, -1):
+        tail = parts[tail_start:]
+        for head_len in range(tail_start - 1, 0, -1):
+            yield ".".join(parts[:head_len] + tail)
+
+
+def _resolve(app: Sphinx, env: BuildEnvironment, node: nodes.Element,
+             contnode: nodes.Element) -> nodes.Element | None:
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    if not target.startswith("lstm_lib."):
+        module = node.get("py:module")
+        if not (module and module.startswith("lstm_lib")):
+            return None
+        target = f"{module}.{target}"
+    domain = env.get_domain("py")
+    if node.get("reftype") == "mod":  # a submodule: the page of the package that exports it
+        parts = target.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            module = domain.modules.get(".".join(parts[:k]))
+            if module is not None:
+                return make_refnode(app.builder, node["refdoc"], module.docname,
+                                    module.node_id, contnode, target)
+        return None
+    objects = domain.objects
+    for candidate in [target, *public_candidates(target)]:
+        entry = objects.get(candidate)
+        if entry is not None:
+            return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id,
+                                contnode, candidate)
+    return None
+
+
+def setup(app: Sphinx) -> dict:
+    app.setup_extension("sphinx.ext.autodoc")
+    app.add_autodocumenter(PublicDataDocumenter)
+    app.connect("autodoc-process-docstring", _process, priority=600)  # after napoleon (500)
+    app.connect("missing-reference", _resolve)
+    app.connect("build-finished", _report)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
