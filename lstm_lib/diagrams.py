@@ -77,6 +77,8 @@ _NAMES = {"rnn": "RNN", "lstm": "LSTM", "peephole": "Peephole", "cifg": "CIFG", 
 _UNIT_IN = 0.5  # inches per drawing unit in a new figure
 _MAX_WIDTH_IN = 7.5
 _R = 0.3  # radius of the pointwise circles
+# text heights in drawing units (0.46 is 16.6 pt in a new figure, 8 pt when shown 3.5 in wide)
+_LABEL, _BLOCK, _VALUE, _SMALL = 0.46, 0.40, 0.36, 0.34
 _BW, _BH = 0.95, 0.72  # gate block width and height
 
 
@@ -137,7 +139,7 @@ class _Pen:
             return self.color(paths, tone)
         return COLORS["grey_text"]
 
-    def text(self, x, y, s, *, color="#222222", size=0.40, gid=None, **kw):
+    def text(self, x, y, s, *, color="#222222", size=_LABEL, gid=None, **kw):
         kw.setdefault("ha", "center")
         kw.setdefault("va", "center")
         return self.ax.text(x, y, s, color=color, fontsize=size * self.s, gid=gid, zorder=6, **kw)
@@ -154,9 +156,9 @@ class _Pen:
             tip, base = pts[-1], pts[-1] - d * hl
             head = Polygon([tip, base + n * hw, base - n * hw], closed=True, color=color,
                            lw=0, zorder=z + 0.5, gid=None if gid is None else gid + ":head")
-            self.ax.add_patch(head)
+            self.ax.add_artist(head)
         ls = (0, (3.0, 2.0)) if dashed else "-"
-        self.ax.add_line(Line2D(body[:, 0], body[:, 1], color=color, lw=lw, ls=ls, zorder=z,
+        self.ax.add_artist(Line2D(body[:, 0], body[:, 1], color=color, lw=lw, ls=ls, zorder=z,
                                 solid_capstyle="butt", solid_joinstyle="round", gid=gid))
 
     def wire(self, points, paths=(), tone=None, *, arrow=True, dashed=False, emph=False,
@@ -174,7 +176,7 @@ class _Pen:
 
     def dot(self, x, y, paths=(), tone=None):
         c = COLORS["grey"] if self.highlight == "backward" else self.color(paths, tone)
-        self.ax.add_patch(Circle((x, y), 0.075, color=c, lw=0, zorder=3))
+        self.ax.add_artist(Circle((x, y), 0.075, color=c, lw=0, zorder=3))
 
     def block(self, x, y, text, paths=(), tone=None, *, w=_BW, h=_BH, gid="block"):
         """A rounded box (a layer with weights): σ, tanh, a matrix."""
@@ -184,14 +186,14 @@ class _Pen:
         patch = FancyBboxPatch((x - w / 2, y - h / 2), w, h, gid=gid, zorder=4,
                                boxstyle=f"round,pad=0,rounding_size={min(w, h) * 0.28}",
                                fc=fill, ec=edge, lw=self.lw(self.on(paths)))
-        self.ax.add_patch(patch)
+        self.ax.add_artist(patch)
         dark = "#222222" if self.highlight is None or self.on(paths) else COLORS["grey_text"]
-        self.text(x, y, text, color=dark, size=0.38, gid=gid + ":text")
+        self.text(x, y, text, color=dark, size=_BLOCK, gid=gid + ":text")
 
     def op(self, x, y, symbol, paths=(), tone=None, *, gid="op"):
         """A pointwise operation: a circle with ×, + or 1 −."""
         edge = self.color(paths, tone)
-        self.ax.add_patch(Circle((x, y), _R, fc="white", ec=edge, lw=self.lw(self.on(paths)),
+        self.ax.add_artist(Circle((x, y), _R, fc="white", ec=edge, lw=self.lw(self.on(paths)),
                                  zorder=4, gid=gid))
         dark = "#222222" if self.highlight is None or self.on(paths) else COLORS["grey_text"]
         if symbol == "1-":  # plain text: mathtext spaces the binary minus too widely
@@ -223,7 +225,7 @@ _GAP = 0.25  # label distance from its wire
 
 
 def _cell_box(pen, x0, x1, top):
-    pen.ax.add_patch(FancyBboxPatch((x0, 0), x1 - x0, top, zorder=0, gid="cellbox",
+    pen.ax.add_artist(FancyBboxPatch((x0, 0), x1 - x0, top, zorder=0, gid="cellbox",
                                     boxstyle="round,pad=0,rounding_size=0.5",
                                     fc="#F7F7F7", ec="#9A9A9A", lw=pen.lw() * 0.8))
 
@@ -254,10 +256,13 @@ def _draw_lstm(pen, kind, vals):
     pen.wire([(XX, _YB), (XX, _BY)], P, gid="wire:x")
     pen.dot(XX, _BY, P)
     for g in gates:
+        # the CIFG's i_t = 1 - f_t comes out of f's σ block, so that block is on i's path too
+        paths = "fi" if kind == "cifg" and g == "f" else g
         if g != "o":
-            pen.dot(xs[g], _BY, "".join(gates[gates.index(g):]))
-            pen.wire([(xs[g], _BY), (xs[g], _GY - _BH / 2)], g, gid=f"wire:in_{g}")
-        pen.block(xs[g], _GY, r"$\tanh$" if g == "g" else r"$\sigma$", g, g, gid=f"block:{g}")
+            pen.dot(xs[g], _BY, "".join(gates[gates.index(g):]) + paths)
+            pen.wire([(xs[g], _BY), (xs[g], _GY - _BH / 2)], paths, gid=f"wire:in_{g}")
+        pen.block(xs[g], _GY, r"$\tanh$" if g == "g" else r"$\sigma$", paths, g,
+                  gid=f"block:{g}")
     # gate outputs
     top = _GY + _BH / 2
     pen.wire([(xs["f"], top), (xs["f"], _CY - _R)], "f", "f", gid="wire:f")
@@ -302,18 +307,18 @@ def _draw_lstm(pen, kind, vals):
         ("h", XR, _BY + _GAP, "$h_t$", "o", None, "right", "bottom", -2 * _GAP),
         ("h_up", XH + 0.2, _YT - 0.05, "$h_t$", "o", None, "left", "top", None),
         ("x", XX + 0.2, _YB + 0.05, "$x_t$", P, None, "left", "bottom", "left"),
-        ("f", xs["f"] + 0.2, 4.3, "$f_t$", "f", "f", "left", "center", -0.42),
+        ("f", xs["f"] + 0.2, 4.3, "$f_t$", "f", "f", "left", "center", -0.5),
         ("i", (xs["i"] + xs["g"] - _R) / 2, _MY + 0.12, "$i_t$", "i", "i", "center", "bottom",
-         0.42),
-        ("g", xs["g"] + 0.2, 3.25, "$g_t$", "g", "g", "left", "center", -0.42),
+         0.5),
+        ("g", xs["g"] + 0.2, 3.42, "$g_t$", "g", "g", "left", "center", -0.48),
         ("o", (xs["o"] + _BW / 2 + XT - _R) / 2, _GY + 0.12, "$o_t$", "o", "o", "center",
-         "bottom", -0.47),
+         "bottom", -0.5),
     ]
     if kind == "peephole":
-        L += [("p_f", 1.05, 4.3, "$p_f$", "f", "f", "right", "center", -0.42),
+        L += [("p_f", 1.05, 4.3, "$p_f$", "f", "f", "right", "center", -0.5),
               ("p_i", (xs["f"] + xs["i"] - 0.25) / 2, 3.25, "$p_i$", "i", "i", "center",
                "bottom", -0.32),
-              ("p_o", xs["o"] - 0.4, 4.5, "$p_o$", "o", "o", "right", "center", -0.42)]
+              ("p_o", xs["o"] - 0.4, 4.5, "$p_o$", "o", "o", "right", "center", -0.5)]
     _labels(pen, L, vals)
     if pen.highlight == "backward":
         d = r"\mathrm{d}"
@@ -386,15 +391,15 @@ def _draw_gru(pen, kind, vals):
         ("h", XR, _CY + _GAP, "$h_t$", "zn", None, "right", "bottom", -2 * _GAP),
         ("h_up", XH + 0.2, _YT - 0.05, "$h_t$", "zn", None, "left", "top", None),
         ("x", XX + 0.2, _YB + 0.05, "$x_t$", P, None, "left", "bottom", "left"),
-        ("z", xz + 0.2, 3.4, "$z_t$", "z", "z", "left", "center", -0.42),
+        ("z", xz + 0.2, 3.4, "$z_t$", "z", "z", "left", "center", -0.5),
         ("r", (xr + _BW / 2 + xm - _R) / 2, _GY + 0.12, "$r_t$", "r", "r", "center", "bottom",
-         0.42),
-        ("n", xn + 0.2, 3.4, "$n_t$", "n", "n", "left", "center", -0.42),
+         0.5),
+        ("n", xn + 0.2, 3.4, "$n_t$", "n", "n", "left", "center", -0.5),
     ]
     _labels(pen, L, vals)
     note = ("reset after $U_n h_{t-1}$ (PyTorch)" if kind == "gru"
             else "reset before $U_n$ (Cho et al. 2014)")
-    pen.text((XL + XR) / 2 + 1.6, _YB + 0.2, note, color="#555555", size=0.33, gid="note")
+    pen.text((XL + XR) / 2 + 1.6, _YB + 0.2, note, color="#555555", size=_SMALL, gid="note")
     if pen.highlight == "backward":
         d = r"\mathrm{d}"
         pen.backward_overlay([
@@ -448,10 +453,10 @@ def _labels(pen, labels, vals):
         color = pen.text_color(frozenset(paths), tone)
         v = _fmt(vals[key])
         if voff == "left":  # beside a vertical wire, on its other side
-            pen.text(x - 0.4, y, v, color=color, size=0.32, gid=f"value:{key}", ha="right",
+            pen.text(x - 0.4, y, v, color=color, size=_VALUE, gid=f"value:{key}", ha="right",
                      va=va)
         else:
-            pen.text(x, y + voff, v, color=color, size=0.32, gid=f"value:{key}", ha=ha,
+            pen.text(x, y + voff, v, color=color, size=_VALUE, gid=f"value:{key}", ha=ha,
                      va="center" if va == "center" else ("top" if voff < 0 else "bottom"))
 
 
@@ -549,7 +554,7 @@ def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, 
     pen = _Pen(ax, xlim, ylim, highlight)
     draw(pen, kind, vals)
     if caption:
-        pen.text((xlim[0] + xlim[1]) / 2, ylim[0] + 0.3, caption, color="#444444", size=0.32,
+        pen.text((xlim[0] + xlim[1]) / 2, ylim[0] + 0.3, caption, color="#444444", size=_SMALL,
                  gid="caption")
     return pen.ax
 
@@ -577,10 +582,10 @@ def _steps(steps: int) -> list[int]:
 
 def _box(pen, x, y, text, w=1.5, h=1.0, color=None, gid="box"):
     col = color or COLORS["wire"]
-    pen.ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, zorder=4, gid=gid,
+    pen.ax.add_artist(FancyBboxPatch((x - w / 2, y - h / 2), w, h, zorder=4, gid=gid,
                                     boxstyle="round,pad=0,rounding_size=0.25",
                                     fc=_tint(col, 0.85), ec=col, lw=pen.lw()))
-    pen.text(x, y, text, size=0.38, gid=gid + ":text")
+    pen.text(x, y, text, size=_BLOCK, gid=gid + ":text")
 
 
 def draw_unrolled(kind: str = "rnn", steps: int = 3, *, ax=None):
@@ -616,7 +621,7 @@ def draw_unrolled(kind: str = "rnn", steps: int = 3, *, ax=None):
                 continue
             pen.line([(a, y), (b, y)], col, pen.lw(name == "c"))
             pos = y + 0.12 if name == "c" else y - 0.12
-            pen.text((a + b) / 2, pos, f"${name}_{_sub(k)}$", size=0.33, color=col,
+            pen.text((a + b) / 2, pos, f"${name}_{_sub(k)}$", size=_SMALL, color=col,
                      va="bottom" if name == "c" else "top", gid=f"label:{name}_{k}")
     return pen.ax
 
@@ -631,11 +636,11 @@ def draw_stacked(kind: str = "lstm", layers: int = 2, *, steps: int = 3, ax=None
     ks = _steps(steps)
     _check_count(layers, "layers", 4)
     cell = kind in ("lstm", "peephole", "cifg")
-    dx, dy, w, h = 3.6, 2.6, 1.9, 1.0
+    dx, dy, w, h = 3.8, 2.6, 2.3, 1.0
     x0 = 1.2
     xl, xr = x0 - dx / 2 - 0.5, x0 + dx * (len(ks) - 1) + dx / 2 + 0.5
     top = dy * (layers - 1) + h / 2
-    pen = _Pen(ax, (xl - 0.3, xr + 0.3), (-1.5, top + 1.55))
+    pen = _Pen(ax, (xl - 0.3, xr + 0.3), (-2.0, top + 2.05))
     state = "(h, c)" if cell else "h"
     for layer in range(layers):
         y = dy * layer
@@ -644,13 +649,13 @@ def draw_stacked(kind: str = "lstm", layers: int = 2, *, steps: int = 3, ax=None
             _box(pen, x, y, f"{_NAMES[kind]}$^{{({layer + 1})}}$", w=w, h=h,
                  color=COLORS["o"], gid=f"box:{layer + 1}:{k}")
             y_in = y - h / 2
-            start = -0.9 if layer == 0 else y - dy + h / 2
+            start = -1.25 if layer == 0 else y - dy + h / 2
             pen.line([(x, start), (x, y_in)], COLORS["wire"], pen.lw())
             if layer == 0:
-                pen.text(x, -1.0, f"$x_{_sub(k)}$", va="top", gid=f"label:x_{k}")
+                pen.text(x, -1.35, f"$x_{_sub(k)}$", va="top", gid=f"label:x_{k}")
             else:
                 pen.text(x + 0.15, y - dy / 2, f"$h^{{({layer})}}_{_sub(k)}$", ha="left",
-                         size=0.33, gid=f"label:h{layer}_{k}")
+                         size=_SMALL, gid=f"label:h{layer}_{k}")
             if layer == layers - 1:
                 pen.line([(x, y + h / 2), (x, top + 0.9)], COLORS["wire"], pen.lw())
                 pen.text(x, top + 1.0, f"$h^{{({layers})}}_{_sub(k)}$", va="bottom",
@@ -661,7 +666,7 @@ def draw_stacked(kind: str = "lstm", layers: int = 2, *, steps: int = 3, ax=None
             pen.line([(a, y), (b, y)], COLORS["c"] if cell else COLORS["wire"],
                      pen.lw(cell))
         pen.text(xl, y + 0.12, f"${state}^{{({layer + 1})}}$".replace("$(h, c)", "$(h, c)"),
-                 ha="left", va="bottom", size=0.33, gid=f"label:state{layer + 1}")
+                 ha="left", va="bottom", size=_SMALL, gid=f"label:state{layer + 1}")
     return pen.ax
 
 
@@ -670,11 +675,11 @@ def draw_bidirectional(kind: str = "lstm", steps: int = 3, *, ax=None):
     read the same x_t; the output at t is the concatenation [h→_t; h←_t]. Returns the Axes."""
     _check_kind(kind)
     ks = _steps(steps)
-    dx, w, h = 4.0, 1.7, 0.9
+    dx, w, h = 4.4, 2.1, 0.9
     x0 = 1.4
     yf, yb, yo = 1.9, 4.1, 6.2
     xl, xr = x0 - dx / 2 - 0.2, x0 + dx * (len(ks) - 1) + dx / 2 + 0.2
-    pen = _Pen(ax, (xl - 0.3, xr + 0.3), (-1.0, yo + 1.4))
+    pen = _Pen(ax, (xl - 0.3, xr + 0.3), (-1.0, yo + 1.95))
     fw, bw = COLORS["o"], COLORS["f"]
     for j, k in enumerate(ks):
         x = x0 + dx * j
@@ -684,14 +689,14 @@ def draw_bidirectional(kind: str = "lstm", steps: int = 3, *, ax=None):
         # x_t into both rows: straight into the forward row, around it into the backward row
         pen.line([(x - 0.3, -0.3), (x - 0.3, yf - h / 2)], c, pen.lw())
         pen.text(x - 0.3, -0.4, f"$x_{_sub(k)}$", va="top", gid=f"label:x_{k}")
-        pen.ax.add_patch(Circle((x - 0.3, 0.7), 0.075, color=c, zorder=3))
-        pen.line([(x - 0.3, 0.7), (x + 1.15, 0.7), (x + 1.15, 3.2), (x + 0.3, 3.2),
+        pen.ax.add_artist(Circle((x - 0.3, 0.7), 0.075, color=c, zorder=3))
+        pen.line([(x - 0.3, 0.7), (x + 1.35, 0.7), (x + 1.35, 3.2), (x + 0.3, 3.2),
                   (x + 0.3, yb - h / 2)], c, pen.lw())
         # outputs to the concatenation
-        pen.line([(x - 0.3, yf + h / 2), (x - 0.3, 2.9), (x - 1.15, 2.9), (x - 1.15, yo),
+        pen.line([(x - 0.3, yf + h / 2), (x - 0.3, 2.9), (x - 1.35, 2.9), (x - 1.35, yo),
                   (x - 0.3, yo)], fw, pen.lw())
         pen.line([(x, yb + h / 2), (x, yo - 0.3)], bw, pen.lw())
-        pen.ax.add_patch(Circle((x, yo), 0.3, fc="white", ec=c, lw=pen.lw(), zorder=4))
+        pen.ax.add_artist(Circle((x, yo), 0.3, fc="white", ec=c, lw=pen.lw(), zorder=4))
         pen.text(x, yo, "$;$", size=0.4)
         pen.line([(x, yo + 0.3), (x, yo + 0.85)], c, pen.lw())
         pen.text(x, yo + 0.95, rf"$[\overrightarrow{{h}}_{_sub(k)};\,"
@@ -703,8 +708,8 @@ def draw_bidirectional(kind: str = "lstm", steps: int = 3, *, ax=None):
         k = ks[0] - 1 + j
         pen.line([(a, yf), (b, yf)], fw, pen.lw())
         pen.text((a + b) / 2 + 0.15, yf - 0.12, rf"$\overrightarrow{{h}}_{_sub(k)}$",
-                 va="top", size=0.33, color=fw, gid=f"label:hf_{k}")
+                 va="top", size=_SMALL, color=fw, gid=f"label:hf_{k}")
         pen.line([(b, yb), (a, yb)], bw, pen.lw())
         pen.text((a + b) / 2 - 0.15, yb + 0.12, rf"$\overleftarrow{{h}}_{_sub(k + 1)}$",
-                 va="bottom", size=0.33, color=bw, gid=f"label:hb_{k + 1}")
+                 va="bottom", size=_SMALL, color=bw, gid=f"label:hb_{k + 1}")
     return pen.ax

@@ -106,6 +106,8 @@ def test_highlight_colours_exactly_its_gate(kind):
             edge = tuple(patch(ax, block_gid).get_edgecolor())
             if other == gate:
                 assert label == strong and edge == strong, (kind, gate)
+            elif (kind, gate, other) == ("cifg", "i", "f"):  # i_t = 1 - f_t: f's σ feeds i
+                assert label == grey_text and edge == strong
             else:
                 assert label == grey_text and edge == grey, (kind, gate, other)
 
