@@ -358,7 +358,7 @@ def plot_lag_sweep(df, ax=None, *, log: bool | None = None, colors: Mapping | No
         if runs["seed"].nunique() > 1:
             ax.plot(runs["lag"], runs["score"], ".", color=color, alpha=0.4)
     base = df.groupby("lag")["baseline"].first()
-    ax.plot(base.index, base.values, "--", color="gray", label=baseline_label)
+    ax.plot(base.index, base.values, "--", color="black", lw=1, label=baseline_label)
     if log if log is not None else score == "mse":
         ax.set_yscale("log")
     ax.set_xlabel("lag")
