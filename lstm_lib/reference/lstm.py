@@ -69,11 +69,11 @@ def lstm_step_forward(x, h_prev, c_prev, W, U, b):
     Shapes: x (N, D); h_prev, c_prev (N, H); W (4H, D); U (4H, H); b (4H,).
     Returns h, c (each (N, H)) and the cache for lstm_step_backward.
     """
-    a = x @ W.T + h_prev @ U.T + b  # (N, 4H) pre-activations
-    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)
-    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
-    c = f * c_prev + i * g
-    h = o * np.tanh(c)
+    a = x @ W.T + h_prev @ U.T + b  # (N, 4H) pre-activations of (L1)-(L4)
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # blocks i, f, g, o, each (N, H)
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)  # (L1)-(L4)
+    c = f * c_prev + i * g  # (L5)
+    h = o * np.tanh(c)  # (L6)
     return h, c, LSTMStepCache(x, h_prev, c_prev, i, f, g, o, c, W, U)
 
 
