@@ -503,10 +503,17 @@ def _step_values(kind, cache, t, sample, unit):
         for p in ("p_f", "p_i", "p_o"):
             v[p] = getattr(cache.steps[t], p)[unit]
     D = cache.xs.shape[2]
-    caption = (f"step {t + 1} of {T} (cache index t = {t})"
-               + (f", sample {sample}" if N > 1 else "")
-               + (f", unit {unit} of H = {H}" if H > 1 else "")
-               + (f"; $x_t$: feature 0 of D = {D}" if D > 1 else ""))
+    which = ([f"sample {sample} of N = {N}"] if N > 1 else []) + (
+        [f"unit {unit} of H = {H}"] if H > 1 else []) + (
+        [f"$x_t$: feature 0 of D = {D}"] if D > 1 else [])
+    lines = [f"step {t + 1} of {T} (cache index t = {t})"]
+    width = 40 if kind == "rnn" else 75  # characters that fit under the drawing
+    for k, item in enumerate(which):
+        if k and len(lines[-1]) + len(item) + 3 <= width:
+            lines[-1] += " \u00b7 " + item
+        else:
+            lines.append(item)
+    caption = "\n".join(lines)
     return {k: float(x) for k, x in v.items()}, caption
 
 
@@ -547,15 +554,14 @@ def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, 
                              "values=None (the numbers are forward values), got a cache")
         vals, caption = _step_values(kind, values, t, sample, unit)
     draw = {"rnn": _draw_rnn, "gru": _draw_gru, "gru_cho": _draw_gru}.get(kind, _draw_lstm)
-    # Lay out once on a throw-away size to know the extent, then on the real Axes.
     xlim, ylim = _EXTENTS[kind]
-    if caption:
-        ylim = (ylim[0] - 0.7, ylim[1])
+    if caption:  # room for its one or two lines under the drawing
+        ylim = (ylim[0] - 0.2 - 0.5 * (caption.count("\n") + 1), ylim[1])
     pen = _Pen(ax, xlim, ylim, highlight)
     draw(pen, kind, vals)
     if caption:
-        pen.text((xlim[0] + xlim[1]) / 2, ylim[0] + 0.3, caption, color="#444444", size=_SMALL,
-                 gid="caption")
+        pen.text((xlim[0] + xlim[1]) / 2, ylim[0] + 0.1, caption, color="#444444", size=_SMALL,
+                 va="bottom", linespacing=1.3, gid="caption")
     return pen.ax
 
 
