@@ -12,7 +12,10 @@ Public API::
     diagrams.draw_stacked("lstm", layers=2)              # layers on top of each other
     diagrams.draw_bidirectional("lstm", steps=3)         # a forward and a backward row
 
-Kinds (``KINDS``): ``"rnn"``, ``"lstm"``, ``"peephole"``, ``"cifg"``, ``"gru"`` (PyTorch's
+Constants: ``KINDS``; ``HIGHLIGHTS[kind]``, the allowed ``highlight`` names; ``COLORS``, one
+colour per gate (and for the cell path, the backward flow and the greys).
+
+Kinds: ``"rnn"``, ``"lstm"``, ``"peephole"``, ``"cifg"``, ``"gru"`` (PyTorch's
 reset-after convention, n_t = tanh(W_n x_t + b_in + r_t ⊙ (U_n h_{t-1} + b_hn))) and
 ``"gru_cho"`` (Cho et al. 2014: the reset gate scales h_{t-1} before U_n).
 
@@ -79,7 +82,7 @@ _MAX_WIDTH_IN = 7.5
 _R = 0.3  # radius of the pointwise circles
 # text heights in drawing units (0.46 is 16.6 pt in a new figure, 8 pt when shown 3.5 in wide)
 _LABEL, _BLOCK, _VALUE, _SMALL = 0.46, 0.40, 0.36, 0.34
-_BW, _BH = 0.95, 0.72  # gate block width and height
+_BW, _BH = 1.1, 0.72  # gate block width and height
 
 
 # ---- drawing primitives -------------------------------------------------------------------------
@@ -282,7 +285,7 @@ def _draw_lstm(pen, kind, vals):
     # output: tanh(c_t) times o_t
     pen.dot(XT, _CY, "o")
     pen.wire([(XT, _CY), (XT, _MY + 0.31)], "o", gid="wire:c_to_tanh")
-    pen.block(XT, _MY, r"$\tanh$", "o", w=1.0, h=0.62, gid="block:tanh_c")
+    pen.block(XT, _MY, r"$\tanh$", "o", w=1.1, h=0.62, gid="block:tanh_c")
     pen.wire([(XT, _MY - 0.31), (XT, _GY + _R)], "o", gid="wire:tanh_c")
     pen.op(XT, _GY, r"\times", "o", gid="op:output")
     pen.wire([(XT, _GY - _R), (XT, _BY), (XR, _BY)], "o", gid="wire:h")
@@ -338,7 +341,7 @@ def _draw_lstm(pen, kind, vals):
 def _draw_gru(pen, kind, vals):
     """The GRU: h line at the top (z_t ⊙ h_{t-1} + (1 − z_t) ⊙ n_t), gates z r n below."""
     XL, XR = -1.6, 12.2
-    xz, xr, xm, xn, x1 = 2.6, 5.0, 6.5, 8.3, 4.5  # z, r, the r multiply, n, the 1 − circle
+    xz, xr, xm, xn, x1 = 2.6, 4.8, 6.5, 8.3, 4.5  # z, r, the r multiply, n, the 1 − circle
     XH, XX, XD = 10.0, 1.4, 0.6  # h_t up, x_t, where h_{t-1} drops to the input line
     _cell_box(pen, 0, 10.8, _TOP)
     P = "rzn"
@@ -369,9 +372,9 @@ def _draw_gru(pen, kind, vals):
     # the reset path: r_t scales U_n h_{t-1} + b_hn (PyTorch) or h_{t-1} (Cho et al.)
     pen.dot(xm, _BY, "n")
     if kind == "gru":
-        pen.wire([(xm, _BY), (xm, 1.22)], "n", gid="wire:in_U")
-        pen.block(xm, 1.5, "$U_n$", "n", w=0.8, h=0.56, gid="block:U_n")
-        pen.wire([(xm, 1.78), (xm, _GY - _R)], "n", gid="wire:U_n")
+        pen.wire([(xm, _BY), (xm, 1.15)], "n", gid="wire:in_U")
+        pen.block(xm, 1.4, "$U_n$", "n", w=0.8, h=0.5, gid="block:U_n")
+        pen.wire([(xm, 1.65), (xm, _GY - _R)], "n", gid="wire:U_n")
     else:
         pen.wire([(xm, _BY), (xm, _GY - _R)], "n", gid="wire:h_to_r")
     pen.wire([(xr + _BW / 2, _GY), (xm - _R, _GY)], "r", "r", gid="wire:r")
