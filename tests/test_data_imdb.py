@@ -208,3 +208,12 @@ def test_fetch_reports_missing_file_url(tmp_path):
     with pytest.raises(ConnectionError, match="could not download"):
         dl.fetch((tmp_path / "nope.tgz").as_uri(), "nope.tgz", sha256="b" * 64,
                  directory=tmp_path / "c")
+
+
+def test_pad_sequences_pre_padding_keeps_the_last_ids_in_the_last_columns():
+    from lstm_lib.data import pad_sequences
+
+    ids, lengths = pad_sequences([[1, 2, 3, 4], [5], []], 3, keep="last", padding="pre")
+    assert ids.tolist() == [[2, 3, 4], [0, 0, 5], [0, 0, 0]] and lengths.tolist() == [3, 1, 0]
+    with pytest.raises(ValueError, match="padding must be"):
+        pad_sequences([[1]], 2, padding="left")

@@ -101,10 +101,13 @@ def tokenize(text: str) -> list[str]:
 
 
 def pad_sequences(sequences: Iterable[Sequence[int]], max_len: int, *, pad_id: int = 0,
-                  keep: str = "first") -> tuple[np.ndarray, np.ndarray]:
-    """Pad (on the right) or truncate id sequences to ``max_len``.
+                  keep: str = "first", padding: str = "post") -> tuple[np.ndarray, np.ndarray]:
+    """Pad or truncate id sequences to ``max_len``.
 
-    ``keep="first"`` keeps a long sequence's first ``max_len`` ids, ``keep="last"`` its last.
+    ``keep="first"`` keeps a long sequence's first ``max_len`` ids, ``keep="last"`` its last
+    (Keras' ``pad_sequences`` default, ``truncating="pre"``). ``padding="post"`` pads on the
+    right, ``"pre"`` on the left (Keras' default), so that the last column holds every
+    sequence's last real id.
     Returns ``ids`` (N, max_len) int64 and ``lengths`` (N,) int64, the number of real ids in
     each row (what ``torch.nn.utils.rnn.pack_padded_sequence`` needs; it rejects length 0).
     """
@@ -112,12 +115,17 @@ def pad_sequences(sequences: Iterable[Sequence[int]], max_len: int, *, pad_id: i
         raise ValueError(f"max_len must be >= 1, got {max_len}")
     if keep not in ("first", "last"):
         raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
+    if padding not in ("post", "pre"):
+        raise ValueError(f"padding must be 'post' or 'pre', got {padding!r}")
     sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
     ids = np.full((len(sequences), max_len), pad_id, dtype=np.int64)
     lengths = np.zeros(len(sequences), dtype=np.int64)
     for row, seq in enumerate(sequences):
         seq = seq[:max_len] if keep == "first" else seq[max(len(seq) - max_len, 0):]
-        ids[row, : len(seq)] = seq
+        if padding == "post":
+            ids[row, : len(seq)] = seq
+        elif len(seq):
+            ids[row, -len(seq):] = seq
         lengths[row] = len(seq)
     return ids, lengths
 
