@@ -52,7 +52,8 @@ def _fix_text(text: str) -> str:
     def star(match: re.Match) -> str:
         stars, rest = match.group(0), text[match.end():]
         closing = r"\S\*\*" if stars == "**" else r"\S\*(?!\*)"
-        return stars if re.search(closing, rest) else stars.replace("*", r"\*")
+        argument = re.match(r"\w+[:,)]", rest)  # "**kwargs:", "*args," in an argument list
+        return stars.replace("*", r"\*") if argument or not re.search(closing, rest) else stars
     text = re.sub(r"(?<![\w*\\])\*{1,2}(?=[A-Za-z_])", star, text)
     # a word ending in "_" (torch's clip_grad_norm_) is not a hyperlink reference
     return re.sub(r"(?<=[A-Za-z0-9])_(?=$|[\s.,;:)!?'\]])", r"\_", text)
@@ -85,6 +86,8 @@ def make_safe(lines: list[str]) -> list[str]:
                 out.append(line)
                 continue
             literal_from = None
+            if out[-1].strip():
+                out.append("")  # a literal block ends with a blank line
         bullet = _BULLET.match(line)
         previous = out[-1] if out else ""
         if list_indent is not None and indent <= list_indent and not (
