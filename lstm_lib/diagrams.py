@@ -83,6 +83,7 @@ _R = 0.3  # radius of the pointwise circles
 # text heights in drawing units (0.46 is 16.6 pt in a new figure, 8 pt when shown 3.5 in wide)
 _LABEL, _BLOCK, _VALUE, _SMALL = 0.46, 0.40, 0.36, 0.34
 _BW, _BH = 1.1, 0.72  # gate block width and height
+_BWT = 1.3  # a tanh block's width: "tanh" needs room at every resolution
 
 
 # ---- drawing primitives -------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def _draw_lstm(pen, kind, vals):
             pen.dot(xs[g], _BY, "".join(gates[gates.index(g):]) + paths)
             pen.wire([(xs[g], _BY), (xs[g], _GY - _BH / 2)], paths, gid=f"wire:in_{g}")
         pen.block(xs[g], _GY, r"$\tanh$" if g == "g" else r"$\sigma$", paths, g,
-                  gid=f"block:{g}")
+                  w=_BWT if g == "g" else _BW, gid=f"block:{g}")
     # gate outputs
     top = _GY + _BH / 2
     pen.wire([(xs["f"], top), (xs["f"], _CY - _R)], "f", "f", gid="wire:f")
@@ -285,7 +286,7 @@ def _draw_lstm(pen, kind, vals):
     # output: tanh(c_t) times o_t
     pen.dot(XT, _CY, "o")
     pen.wire([(XT, _CY), (XT, _MY + 0.31)], "o", gid="wire:c_to_tanh")
-    pen.block(XT, _MY, r"$\tanh$", "o", w=1.1, h=0.62, gid="block:tanh_c")
+    pen.block(XT, _MY, r"$\tanh$", "o", w=_BWT, h=0.62, gid="block:tanh_c")
     pen.wire([(XT, _MY - 0.31), (XT, _GY + _R)], "o", gid="wire:tanh_c")
     pen.op(XT, _GY, r"\times", "o", gid="op:output")
     pen.wire([(XT, _GY - _R), (XT, _BY), (XR, _BY)], "o", gid="wire:h")
@@ -368,7 +369,7 @@ def _draw_gru(pen, kind, vals):
         pen.dot(x, _BY, g)
         pen.wire([(x, _BY), (x, _GY - _BH / 2)], g, gid=f"wire:in_{g}")
         pen.block(x, _GY, r"$\sigma$", g, g, gid=f"block:{g}")
-    pen.block(xn, _GY, r"$\tanh$", "n", "n", gid="block:n")
+    pen.block(xn, _GY, r"$\tanh$", "n", "n", w=_BWT, gid="block:n")
     # the reset path: r_t scales U_n h_{t-1} + b_hn (PyTorch) or h_{t-1} (Cho et al.)
     pen.dot(xm, _BY, "n")
     if kind == "gru":
@@ -379,7 +380,7 @@ def _draw_gru(pen, kind, vals):
         pen.wire([(xm, _BY), (xm, _GY - _R)], "n", gid="wire:h_to_r")
     pen.wire([(xr + _BW / 2, _GY), (xm - _R, _GY)], "r", "r", gid="wire:r")
     pen.op(xm, _GY, r"\times", "rn", gid="op:reset")
-    pen.wire([(xm + _R, _GY), (xn - _BW / 2, _GY)], "rn", gid="wire:reset")
+    pen.wire([(xm + _R, _GY), (xn - _BWT / 2, _GY)], "rn", gid="wire:reset")
     # the update: z_t up to the h line, 1 − z_t across to n_t
     pen.wire([(xz, _GY + _BH / 2), (xz, _CY - _R)], "z", "z", gid="wire:z")
     pen.dot(xz, _MY, "z", "z")
@@ -420,11 +421,11 @@ def _draw_rnn(pen, kind, vals):
     XL, XR, BY = -1.6, 7.6, 1.5
     XX, XB, XH = 1.3, 3.3, 5.2
     _cell_box(pen, 0, 6.4, 3.0)
-    pen.wire([(XL, BY), (XB - 0.6, BY)], "h", gid="wire:h_prev", emph=True)
+    pen.wire([(XL, BY), (XB - _BWT / 2, BY)], "h", gid="wire:h_prev", emph=True)
     pen.wire([(XX, _YB), (XX, BY)], "h", gid="wire:x")
     pen.dot(XX, BY, "h")
-    pen.block(XB, BY, r"$\tanh$", "h", w=1.2, h=0.72, gid="block:tanh")
-    pen.wire([(XB + 0.6, BY), (XR, BY)], "h", gid="wire:h", emph=True)
+    pen.block(XB, BY, r"$\tanh$", "h", w=_BWT, h=0.72, gid="block:tanh")
+    pen.wire([(XB + _BWT / 2, BY), (XR, BY)], "h", gid="wire:h", emph=True)
     pen.dot(XH, BY, "h")
     pen.wire([(XH, BY), (XH, 4.4)], "h", gid="wire:h_up")
     L = [
