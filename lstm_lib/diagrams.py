@@ -303,7 +303,8 @@ def _draw_lstm(pen, kind, vals):
         pen.dot(xs["o"] - 0.25, _CY, "o")
         pen.wire([(xs["o"] - 0.25, _CY), (xs["o"] - 0.25, top)], "o", "o", dashed=True,
                  gid="wire:p_o")
-    # labels: (key, x, y, text, paths, tone, alignment, value offset)
+    # labels: (key, x, y, text, paths, tone, ha, va, where the value goes: a dy, a (dx, dy, ha),
+    # "left" of a vertical wire, or None for no value)
     L = [
         ("c_prev", XL, _CY + _GAP, "$c_{t-1}$", "c", None, "left", "bottom", -2 * _GAP),
         ("c", XR, _CY + _GAP, "$c_t$", "c", None, "right", "bottom", -2 * _GAP),
@@ -320,8 +321,8 @@ def _draw_lstm(pen, kind, vals):
     ]
     if kind == "peephole":
         L += [("p_f", 1.05, 4.3, "$p_f$", "f", "f", "right", "center", -0.5),
-              ("p_i", (xs["f"] + xs["i"] - 0.25) / 2, 3.25, "$p_i$", "i", "i", "center",
-               "bottom", -0.32),
+              ("p_i", (xs["f"] + xs["i"] - 0.25) / 2, 3.25, "$p_i$", "i", "i", "right",
+               "bottom", (0.12, 0.0, "left")),
               ("p_o", xs["o"] - 0.4, 4.5, "$p_o$", "o", "o", "right", "center", -0.5)]
     _labels(pen, L, vals)
     if pen.highlight == "backward":
@@ -460,8 +461,10 @@ def _labels(pen, labels, vals):
             pen.text(x - 0.4, y, v, color=color, size=_VALUE, gid=f"value:{key}", ha="right",
                      va=va)
         else:
-            pen.text(x, y + voff, v, color=color, size=_VALUE, gid=f"value:{key}", ha=ha,
-                     va="center" if va == "center" else ("top" if voff < 0 else "bottom"))
+            dx, voff, vha = voff if isinstance(voff, tuple) else (0.0, voff, ha)
+            vva = va if va == "center" or voff == 0 else ("top" if voff < 0 else "bottom")
+            pen.text(x + dx, y + voff, v, color=color, size=_VALUE, gid=f"value:{key}", ha=vha,
+                     va=vva)
 
 
 def _fmt(v: float) -> str:
