@@ -593,6 +593,11 @@ def _steps(steps: int) -> list[int]:
     return list(range(-(steps // 2), steps - steps // 2))
 
 
+def _name_width(kind: str, extra: float) -> float:
+    """Width of a layout box that holds the kind's name (0.24 units a character) and ``extra``."""
+    return 0.24 * len(_NAMES[kind]) + 0.5 + extra
+
+
 def _box(pen, x, y, text, w=1.5, h=1.0, color=None, gid="box"):
     col = color or COLORS["wire"]
     pen.ax.add_artist(FancyBboxPatch((x - w / 2, y - h / 2), w, h, zorder=4, gid=gid,
@@ -610,7 +615,8 @@ def draw_unrolled(kind: str = "rnn", steps: int = 3, *, ax=None):
     _check_kind(kind)
     ks = _steps(steps)
     cell = kind in ("lstm", "peephole", "cifg")
-    dx, w = 3.6, 1.6
+    w = max(1.6, _name_width(kind, 0))
+    dx = w + 2.0
     x0 = 1.2
     xl, xr = x0 - dx / 2 - 0.6, x0 + dx * (len(ks) - 1) + dx / 2 + 0.6
     pen = _Pen(ax, (xl - 0.4, xr + 0.4), (-1.4, 3.9))
@@ -649,7 +655,9 @@ def draw_stacked(kind: str = "lstm", layers: int = 2, *, steps: int = 3, ax=None
     ks = _steps(steps)
     _check_count(layers, "layers", 4)
     cell = kind in ("lstm", "peephole", "cifg")
-    dx, dy, w, h = 3.8, 2.6, 2.3, 1.0
+    dy, h = 2.6, 1.0
+    w = max(2.3, _name_width(kind, 0.6))
+    dx = w + 1.5
     x0 = 1.2
     xl, xr = x0 - dx / 2 - 0.5, x0 + dx * (len(ks) - 1) + dx / 2 + 0.5
     top = dy * (layers - 1) + h / 2
@@ -688,7 +696,9 @@ def draw_bidirectional(kind: str = "lstm", steps: int = 3, *, ax=None):
     read the same x_t; the output at t is the concatenation [h→_t; h←_t]. Returns the Axes."""
     _check_kind(kind)
     ks = _steps(steps)
-    dx, w, h = 4.4, 2.1, 0.9
+    h = 0.9
+    w = max(2.1, _name_width(kind, 0.5))
+    dx, side = w + 2.3, w / 2 + 0.3  # side: the wires that pass beside a box
     x0 = 1.4
     yf, yb, yo = 1.9, 4.1, 6.2
     xl, xr = x0 - dx / 2 - 0.2, x0 + dx * (len(ks) - 1) + dx / 2 + 0.2
@@ -703,10 +713,10 @@ def draw_bidirectional(kind: str = "lstm", steps: int = 3, *, ax=None):
         pen.line([(x - 0.3, -0.3), (x - 0.3, yf - h / 2)], c, pen.lw())
         pen.text(x - 0.3, -0.4, f"$x_{_sub(k)}$", va="top", gid=f"label:x_{k}")
         pen.ax.add_artist(Circle((x - 0.3, 0.7), 0.075, color=c, zorder=3))
-        pen.line([(x - 0.3, 0.7), (x + 1.35, 0.7), (x + 1.35, 3.2), (x + 0.3, 3.2),
+        pen.line([(x - 0.3, 0.7), (x + side, 0.7), (x + side, 3.2), (x + 0.3, 3.2),
                   (x + 0.3, yb - h / 2)], c, pen.lw())
         # outputs to the concatenation
-        pen.line([(x - 0.3, yf + h / 2), (x - 0.3, 2.9), (x - 1.35, 2.9), (x - 1.35, yo),
+        pen.line([(x - 0.3, yf + h / 2), (x - 0.3, 2.9), (x - side, 2.9), (x - side, yo),
                   (x - 0.3, yo)], fw, pen.lw())
         pen.line([(x, yb + h / 2), (x, yo - 0.3)], bw, pen.lw())
         pen.ax.add_artist(Circle((x, yo), 0.3, fc="white", ec=c, lw=pen.lw(), zorder=4))
