@@ -121,7 +121,8 @@ def test_references_are_retried_through_the_exporting_module():
 @pytest.mark.book
 def test_api_pages_build_strictly(tmp_path):
     """Only the reference pages (and the pages they link), strictly, no chapter executed."""
-    config = yaml.safe_load(write_build_config(tmp_path, PLACEHOLDER).read_text())
+    fork = "https://github.com/a-fork/lstm-notes"
+    config = yaml.safe_load(write_build_config(tmp_path, fork).read_text())
     config["execute"]["execute_notebooks"] = "off"
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
     sections = [{"file": page} for page in _api_toc_pages()]
@@ -138,6 +139,7 @@ def test_api_pages_build_strictly(tmp_path):
     html = (tmp_path / "_build" / "html" / "chapters" / "api" / "train.html").read_text()
     assert 'id="lstm_lib.train.fit"' in html
     assert 'href="#lstm_lib.train.History"' in html  # a type hint linked to its class
+    assert f'href="{fork}"' in html and PLACEHOLDER not in html  # the repository button
 
 
 # ---------------------------------------------------------------- one repository URL
