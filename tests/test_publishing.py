@@ -167,9 +167,9 @@ def test_repository_url_prefers_the_variable_then_a_github_origin_then_the_defau
         repository_url({REPOSITORY_ENV: "mine/notes"}, None, PLACEHOLDER)
 
 
-def test_the_default_is_the_placeholder_in_config():
+def test_the_default_is_a_github_repository_in_config():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["repository"]["url"] == PLACEHOLDER
+    assert github_url(config["repository"]["url"]) == config["repository"]["url"]
     assert configured_repository(ROOT, {REPOSITORY_ENV: "https://github.com/a/b"}) == (
         "https://github.com/a/b")
 
