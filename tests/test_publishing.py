@@ -105,6 +105,17 @@ def test_plain_text_idioms_become_safe_restructuredtext():
     assert rst_problems("\n".join(safe)) == []
 
 
+def test_a_plain_text_table_is_shown_as_written():
+    lines = ["Modules:", "    tasks       adding problem, copy memory,",
+             "                temporal order", "    vocab       Vocab", "Text after."]
+    assert rst_problems("\n".join(lines)) != []
+    safe = make_safe(lines)
+    assert safe[:3] == ["Modules::", "", lines[1]] and safe[-2:] == ["", "Text after."]
+    assert rst_problems("\n".join(safe)) == []
+    keys = ["Keys:", "    * a: one", "      continued", "    * b: two"]  # a list stays a list
+    assert make_safe(keys)[0] == "Keys:"
+
+
 def test_roles_and_directives_are_not_problems():
     assert rst_problems("See :func:`fit` and :class:`~lstm_lib.train.History`.\n\n"
                         ".. versionadded:: 0.1\n") == []

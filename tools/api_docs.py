@@ -7,7 +7,8 @@ things are done here to keep the strict build (``-W -n``) green without dumbing 
 1. **Plain-text idioms made safe reStructuredText** (``autodoc-process-docstring``, after
    napoleon): a norm ``|x|`` is not a substitution, ``**kwargs`` in an argument list is not bold,
    ``torch's clip_grad_norm_`` is not a hyperlink, and a bullet list gets the blank line before it
-   that reStructuredText needs. Inline literals, roles and literal blocks are left alone.
+   that reStructuredText needs; a plain-text table under ``Heading:`` becomes a literal block.
+   Inline literals, roles and literal blocks are left alone.
 2. **A safety net**: a docstring that is still not valid reStructuredText after that (checked
    with docutils) is shown verbatim, as a literal block, exactly as ``help()`` shows it, and the
    build log lists it (at info level) so that its author can fix it; one bad docstring does not
@@ -71,8 +72,34 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+def _tables_as_literal(lines: list[str]) -> list[str]:
+    """``Heading:`` over an indented block with deeper continuation lines (a plain-text table)
+    becomes a literal block, ``Heading::``, shown as written instead of failing to parse."""
+    result: list[str] = []
+    i = 0
+    while i < len(lines):
+        line, stripped = lines[i], lines[i].strip()
+        if (stripped.endswith(":") and not stripped.endswith("::")
+                and not stripped.startswith((":", "..")) and not _BULLET.match(line)
+                and i + 1 < len(lines) and lines[i + 1].strip()
+                and not _BULLET.match(lines[i + 1])
+                and _indent(lines[i + 1]) > _indent(line)):
+            first, j = _indent(lines[i + 1]), i + 1
+            while j < len(lines) and lines[j].strip() and _indent(lines[j]) > _indent(line):
+                j += 1
+            block = lines[i + 1:j]
+            if any(_indent(b) > first and not _BULLET.match(b) for b in block):
+                result += [line + ":", "", *block]
+                i = j
+                continue
+        result.append(line)
+        i += 1
+    return result
+
+
 def make_safe(lines: list[str]) -> list[str]:
     """The docstring ``lines`` with the plain-text idioms escaped and blank lines around lists."""
+    lines = _tables_as_literal(lines)
     out: list[str] = []
     literal_from: int | None = None  # indentation of the line that opened a literal block
     list_indent: int | None = None   # indentation of the current bullet list's markers
