@@ -226,6 +226,15 @@ def test_make_book_builds_with_the_generated_config(tmp_path, monkeypatch):
         "https://github.com/a-fork/lstm-notes")
 
 
+def test_a_malformed_repository_variable_stops_make_book_before_it_executes(monkeypatch, capsys):
+    import tools.book as book
+
+    monkeypatch.setenv(REPOSITORY_ENV, "not a url")
+    monkeypatch.setattr(book, "build", lambda *a, **kw: pytest.fail("build must not start"))
+    assert book.main([]) == 2
+    assert REPOSITORY_ENV in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- reading comfort
 
 

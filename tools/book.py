@@ -182,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="chapters executed at once (default: the number of cores)")
     args = parser.parse_args(argv)
+    try:
+        configured_repository()  # a malformed $LSTM_BOOK_REPOSITORY stops here, before executing
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     return build(args.out, fresh=args.fresh, jobs=args.jobs)
 
 
