@@ -131,9 +131,12 @@ def test_every_chapter_launches_on_binder_and_downloads_as_ipynb(built_book):
     import jupytext
     import nbformat
 
+    from tools.book import configured_repository
+
+    slug = configured_repository().removeprefix("https://github.com/")
     for page in _notebook_pages():
         html = (built_book / f"{page}.html").read_text()
-        assert f"mybinder.org/v2/gh/lstm-book/lstm-book/main?urlpath=lab/tree/{page}.md" in html
+        assert f"mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/{page}.md" in html
         download = built_book / "_sources" / f"{page}.ipynb"
         assert f"_sources/{page}.ipynb" in html and download.is_file(), page
         # the download is the chapter as a notebook, ready to run: the same code cells

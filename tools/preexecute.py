@@ -93,7 +93,8 @@ def preexecute(root: Path, cache_path: Path, *, jobs: int, timeout: int,
     print(f"executing {len(pending)} chapters with {jobs} parallel kernels", flush=True)
     failures = 0
     start = time.perf_counter()
-    with ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=({**KERNEL_ENV, **(env or {})},)) as pool:
+    kernel_env = {**KERNEL_ENV, **(env or {})}
+    with ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(kernel_env,)) as pool:
         futures = [pool.submit(_execute, str(p), timeout) for p in pending]
         for future in as_completed(futures):
             path, notebook, seconds, error = future.result()
