@@ -36,15 +36,13 @@ The names, the arguments the student's function receives, and what it must retur
 * ``lstm_backward(dhs, caches, truncate=None)`` -> dxs, dh0, dc0, dW, dU, db
 * ``clip_grad_norm(grads, max_norm)`` -> clipped, norm
 
-The first six are the functions of ``lstm_lib.reference`` of the same name. The step
-functions' ``cache`` is what the matching ``lstm_lib.reference.*_step_forward`` returned;
-``caches`` is the tuple of the T step caches of a sequence (``ForwardCache.steps`` of
-:meth:`lstm_lib.reference.Cell.forward`). The three functions with no free-function counterpart
-in ``lstm_lib.reference`` are defined here, as the book's solutions: :func:`rnn_backward` and
-:func:`lstm_backward` (full and truncated BPTT over a sequence, by the step functions; they
-equal ``Cell.backward``) and :func:`clip_grad_norm` (eq. ``eq-vx-clip-norm`` of the vanishing and
-exploding gradients chapter, on a dict of numpy gradients). ``solution(name)`` returns the book's
-function for any name, for ``show_source``.
+The book's function of each name, the one a student's is compared with, is the function of
+``lstm_lib.reference`` of the same name, except ``clip_grad_norm``, which is
+:func:`lstm_lib.clipping.clip_grad_norm` (eq. ``eq-vx-clip-norm`` of the vanishing and exploding
+gradients chapter, on a dict of numpy gradients). The step functions' ``cache`` is what the
+matching ``lstm_lib.reference.*_step_forward`` returned; ``caches`` is the tuple of the T step
+caches of a sequence (``ForwardCache.steps`` of :meth:`lstm_lib.reference.Cell.forward`).
+``solution(name)`` returns the book's function for any name, for ``show_source``.
 
 Truncated BPTT, ``truncate=k``: as ``Cell.backward``, each loss term's gradient, ``dhs[t - 1]``
 at step t, flows back through at most k steps (t, t-1, ..., t-k+1) and what would reach the
@@ -67,6 +65,7 @@ from functools import partial
 
 import numpy as np
 
+from lstm_lib.clipping import clip_grad_norm
 from lstm_lib.reference.gradcheck import relative_error
 from lstm_lib.reference.gru import (
     gru_cho_step_backward,
@@ -78,122 +77,18 @@ from lstm_lib.reference.lstm import (
     CIFGStepCache,
     cifg_step_backward,
     cifg_step_forward,
+    lstm_backward,
     lstm_step_backward,
     lstm_step_forward,
     peephole_step_backward,
     peephole_step_forward,
 )
-from lstm_lib.reference.rnn import rnn_step_backward, rnn_step_forward
+from lstm_lib.reference.rnn import rnn_backward, rnn_step_backward, rnn_step_forward
 
-__all__ = ["NAMES", "Report", "check", "clip_grad_norm", "lstm_backward", "rnn_backward",
-           "solution"]
+__all__ = ["NAMES", "Report", "check", "solution"]
 
 TOLERANCE = 1e-6  # worst entrywise relative error below which an output passes
 _EPS = 1e-4  # step of the fourth-order centred difference
-
-
-# ---- the book's solutions for the names with no free function in lstm_lib.reference ---------
-
-
-def rnn_backward(dhs, caches, truncate=None):
-    """Backpropagation through time of the vanilla RNN, full or truncated, by rnn_step_backward.
-
-    Args:
-        dhs: (T, N, H) dL/dh_t for t = 1 .. T, the gradient each output receives from the loss.
-        caches: the T step caches of rnn_step_forward, in time order (``ForwardCache.steps``).
-        truncate: ``None`` for full BPTT; an int k >= 1: each loss term's gradient flows back
-            through at most k steps, and what would reach the state before them is dropped.
-
-    Returns dxs (T, N, D), dh0 (N, H), dW (H, D), dU (H, H), db (H,); equal to
-    ``RNNCell.backward(dhs, cache, truncate=truncate, return_dstate0=True)``.
-    """
-    T = len(caches)
-    x, h_prev, _, W, U = caches[0]
-    dxs, dh0 = np.zeros((T, *x.shape)), np.zeros(h_prev.shape)
-    dW, dU, db = np.zeros(W.shape), np.zeros(U.shape), np.zeros(W.shape[0])
-
-    def step(s, dh):  # the chain rule through step s; parameter gradients add up over time
-        dx, dh_prev, dW_s, dU_s, db_s = rnn_step_backward(dh, caches[s])
-        dxs[s] += dx
-        dW[...] += dW_s
-        dU[...] += dU_s
-        db[...] += db_s
-        return dh_prev
-
-    if truncate is None:  # one backward sweep: the loss at h_t plus what comes back from t + 1
-        dh = np.zeros(dh0.shape)
-        for t in reversed(range(T)):
-            dh = step(t, dhs[t] + dh)
-        dh0 = dh
-    else:  # every loss term gets its own window of `truncate` steps
-        for t in reversed(range(T)):
-            dh = dhs[t]
-            for s in range(t, max(t - truncate, -1), -1):  # steps t, t-1, ..., t-k+1
-                dh = step(s, dh)
-            if t < truncate:  # the window reached the initial state
-                dh0 += dh
-    return dxs, dh0, dW, dU, db
-
-
-def lstm_backward(dhs, caches, truncate=None):
-    """Backpropagation through time of the LSTM, full or truncated, by lstm_step_backward.
-
-    Args:
-        dhs: (T, N, H) dL/dh_t for t = 1 .. T; the loss reaches the cell states only through h.
-        caches: the T step caches of lstm_step_forward, in time order (``ForwardCache.steps``).
-        truncate: ``None`` for full BPTT; an int k >= 1: each loss term's gradient flows back
-            through at most k steps (h and c alike), and what would reach the state before them
-            is dropped.
-
-    Returns dxs (T, N, D), dh0, dc0 (N, H), dW (4H, D), dU (4H, H), db (4H,); equal to
-    ``LSTMCell.backward(dhs, cache, truncate=truncate, return_dstate0=True)``.
-    """
-    T = len(caches)
-    x, h_prev, _, _, _, _, _, _, W, U = caches[0]
-    dxs = np.zeros((T, *x.shape))
-    dh0, dc0 = np.zeros(h_prev.shape), np.zeros(h_prev.shape)
-    dW, dU, db = np.zeros(W.shape), np.zeros(U.shape), np.zeros(W.shape[0])
-
-    def step(s, dh, dc):  # the chain rule through step s; parameter gradients add up over time
-        dx, dh_prev, dc_prev, dW_s, dU_s, db_s = lstm_step_backward(dh, dc, caches[s])
-        dxs[s] += dx
-        dW[...] += dW_s
-        dU[...] += dU_s
-        db[...] += db_s
-        return dh_prev, dc_prev
-
-    if truncate is None:  # one sweep; dc carries the cell path back from step t + 1
-        dh, dc = np.zeros(dh0.shape), np.zeros(dc0.shape)
-        for t in reversed(range(T)):
-            dh, dc = step(t, dhs[t] + dh, dc)
-        dh0, dc0 = dh, dc
-    else:  # every loss term gets its own window of `truncate` steps
-        for t in reversed(range(T)):
-            dh, dc = dhs[t], np.zeros(dc0.shape)
-            for s in range(t, max(t - truncate, -1), -1):  # steps t, t-1, ..., t-k+1
-                dh, dc = step(s, dh, dc)
-            if t < truncate:  # the window reached the initial state
-                dh0 += dh
-                dc0 += dc
-    return dxs, dh0, dc0, dW, dU, db
-
-
-def clip_grad_norm(grads, max_norm):
-    """Clip gradients by their global norm, eq. ``eq-vx-clip-norm`` (Pascanu et al. 2013).
-
-        g <- g · min(1, max_norm / ||g||),   ||g|| = sqrt(Σ_p ||dL/dp||²) over all arrays at once
-
-    Args:
-        grads: dict name -> gradient array (e.g. what ``Cell.backward`` returns); not modified.
-        max_norm: the threshold θ > 0.
-
-    Returns:
-        clipped: a new dict with the same keys, every array scaled by the same factor.
-        norm: the global norm ||g|| *before* clipping (a float), as torch's clip_grad_norm_.
-    """
-    norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
-    scale = min(1.0, max_norm / norm) if norm > 0 else 1.0  # a zero gradient stays zero
-    return {name: g * scale for name, g in grads.items()}, norm
 
 
 # ---- the report ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ book's symbols, unrolled over time by :class:`Cell`. Chapters import from here o
                                            truncate=5, return_dstate0=True)
     ref.gradcheck(cell, xs)                       # worst relative error, <~1e-8 when right
 
-Equation labels in the docstrings: (R1)-(R4) in ``rnn.py``; (L1)-(L11), (P1)-(P3), (C1) in
+Equation labels in the docstrings: (R1)-(R4) in ``rnn.py``; (L1)-(L14), (P1)-(P3), (C1) in
 ``lstm.py``; (G1)-(G10) in ``gru.py``.
 """
 
@@ -38,6 +38,7 @@ from lstm_lib.reference.lstm import (
     PeepholeLSTMCell,
     cifg_step_backward,
     cifg_step_forward,
+    lstm_backward,
     lstm_step_backward,
     lstm_step_forward,
     peephole_step_backward,
@@ -69,6 +70,7 @@ __all__ = [
     "gru_cho_step_forward",
     "gru_step_backward",
     "gru_step_forward",
+    "lstm_backward",
     "lstm_step_backward",
     "lstm_step_forward",
     "make_cell",

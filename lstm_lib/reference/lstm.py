@@ -92,6 +92,49 @@ def lstm_step_backward(dh, dc_next, cache):
     return da @ W, da @ U, dc * f, da.T @ x, da.T @ h_prev, da.sum(axis=0)  # (L10), (L9), (L11)
 
 
+def lstm_backward(dhs, caches, truncate=None):
+    """Backpropagation through time of the LSTM, full or truncated, by lstm_step_backward.
+
+    Args:
+        dhs: (T, N, H) dL/dh_t for t = 1 .. T; the loss reaches the cell states only through h.
+        caches: the T step caches of lstm_step_forward, in time order (``ForwardCache.steps``).
+        truncate: ``None`` for full BPTT; an int k >= 1: each loss term's gradient flows back
+            through at most k steps (h and c alike), and what would reach the state before them
+            is dropped.
+
+    Returns dxs (T, N, D), dh0, dc0 (N, H), dW (4H, D), dU (4H, H), db (4H,); equal to
+    ``LSTMCell.backward(dhs, cache, truncate=truncate, return_dstate0=True)``.
+    """
+    T = len(caches)
+    x, h_prev, _, _, _, _, _, _, W, U = caches[0]
+    dxs = np.zeros((T, *x.shape))
+    dh0, dc0 = np.zeros(h_prev.shape), np.zeros(h_prev.shape)
+    dW, dU, db = np.zeros(W.shape), np.zeros(U.shape), np.zeros(W.shape[0])
+
+    def step(s, dh, dc):  # the chain rule through step s; parameter gradients add up over time
+        dx, dh_prev, dc_prev, dW_s, dU_s, db_s = lstm_step_backward(dh, dc, caches[s])
+        dxs[s] += dx
+        dW[...] += dW_s
+        dU[...] += dU_s
+        db[...] += db_s
+        return dh_prev, dc_prev
+
+    if truncate is None:  # one sweep; dc carries the cell path back from step t + 1
+        dh, dc = np.zeros(dh0.shape), np.zeros(dc0.shape)
+        for t in reversed(range(T)):
+            dh, dc = step(t, dhs[t] + dh, dc)
+        dh0, dc0 = dh, dc
+    else:  # every loss term gets its own window of `truncate` steps
+        for t in reversed(range(T)):
+            dh, dc = dhs[t], np.zeros(dc0.shape)
+            for s in range(t, max(t - truncate, -1), -1):  # steps t, t-1, ..., t-k+1
+                dh, dc = step(s, dh, dc)
+            if t < truncate:  # the window reached the initial state
+                dh0 += dh
+                dc0 += dc
+    return dxs, dh0, dc0, dW, dU, db
+
+
 def peephole_step_forward(x, h_prev, c_prev, W, U, b, p_i, p_f, p_o):
     """One peephole LSTM step, eqs. (P1), (P2), (L3), (L5), (P3), (L6).
 
