@@ -40,11 +40,22 @@ __all__ = [
     "experiments",
     "diagrams",
     "exercises",
+    "bptt",
+    "charlm",
+    "clipping",
+    "forecast",
+    "memory",
+    "pickle_demo",
+    "textviz",
+    "tied_gates",
+    "timing",
+    "verdicts",
 ]
 
 _SUBMODULES = {"reference", "nn", "data", "train", "models", "plot", "show", "widgets",
                "sampling", "gradients", "experiments",
-               "diagrams", "exercises"}
+               "diagrams", "exercises", "bptt", "charlm", "clipping", "forecast", "memory",
+               "pickle_demo", "textviz", "tied_gates", "timing", "verdicts"}
 
 
 def __getattr__(name: str):
