@@ -162,7 +162,15 @@ class SequenceModel(nn.Module):
             if lengths.shape != (x.shape[0],):
                 raise ValueError(f"lengths must have shape (N,) = ({x.shape[0]},), got "
                                  f"{tuple(lengths.shape)}")
-        out, state, gates = self._run(x, state, lengths, return_gates)  # (N, T, dirs * H)
+        # A forward layer is causal: its outputs up to each row's length do not depend on the
+        # padding after it, so the layer needs the lengths only for the final state, the reverse
+        # direction or the gate recording; otherwise it runs on the padded batch (the fused fast
+        # path of lstm_lib.nn) and the steps past each length are masked here.
+        layer_lengths = lengths if (self.bidirectional or return_state or return_gates) else None
+        out, state, gates = self._run(x, state, layer_lengths, return_gates)  # (N, T, dirs * H)
+        if lengths is not None and layer_lengths is None:
+            keep = torch.arange(out.shape[1], device=out.device) < lengths[:, None]  # (N, T)
+            out = out * keep[..., None].to(out.dtype)
         if self.readout == "last":
             H = self.hidden_size
             last = (out[:, -1] if lengths is None

@@ -208,6 +208,14 @@ def test_padding_does_not_change_the_output_with_lengths(kind, readout):
         alone = model(torch.tensor([[6, 7]]))
     torch.testing.assert_close(y, y_more)
     torch.testing.assert_close(y[1:2], alone)          # as if the row had no padding
+    with torch.no_grad():                              # masked fast path == lengths in the layer
+        y_state, state = model(more, return_state=True)
+    torch.testing.assert_close(y_state, y)
+    with torch.no_grad():
+        _, alone_state = model.rnn(model.embedding(torch.tensor([[6, 7]])))
+    if isinstance(state, tuple):                       # an LSTM's (h_n, c_n)
+        state, alone_state = state[0], alone_state[0]
+    torch.testing.assert_close(state[:, 1:2], alone_state)
     with torch.no_grad():                              # explicit lengths, without pad_id
         plain = SequenceModel(kind, 4, 6, 2, embedding=9, readout=readout).eval()
         plain.load_state_dict(model.state_dict())
