@@ -106,7 +106,7 @@ def init_like_torch(module, mode: str, bias_pairs, forget_bias: float | None) ->
     from torch import nn
 
     H = module.hidden_size
-    stdv = 1.0 / math.sqrt(H)
+    stdv = 1.0 / math.sqrt(H) if H > 0 else 0  # as torch: a cell may have H = 0
     for weight in module.parameters():
         nn.init.uniform_(weight, -stdv, stdv)
     if forget_bias is None:

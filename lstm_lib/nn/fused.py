@@ -16,12 +16,18 @@ once more, in torch, as a :class:`torch.autograd.Function` per cell family:
 
 Pure torch ops, so it runs on any device. The layers use it automatically when it applies
 (:func:`applies`): no gate recording, no Greff variant, no ``lengths``/PackedSequence, no
-autocast; variational recurrent dropout masks are supported. Otherwise they keep the generic
-loop. Turn it off with ``lnn.fast_path(False)`` (a call, or a context manager) or with the
-environment variable ``LSTM_LIB_FAST=0`` (read at import).
+autocast, no empty batch; variational recurrent dropout masks are supported. Otherwise they
+keep the generic loop. Turn it off with ``lnn.fast_path(False)`` (a call, or a context
+manager) or with the environment variable ``LSTM_LIB_FAST=0`` (read at import).
 
-The Functions are differentiable once (``@once_differentiable``): double backward through a
-layer (a gradient penalty, Hessian-vector products) needs ``lnn.fast_path(False)``.
+Higher-order gradients are exact, as through torch.nn. The hand-written backward is for the
+ordinary case, a first-order backward; when the backward itself is to be differentiated
+(``create_graph=True``: a gradient penalty, Hessian-vector products, ``gradgradcheck``) or is
+vmapped (``autograd.grad(..., is_grads_batched=True)``), it recomputes the layer through the
+generic loop from the saved inputs and returns ``autograd.grad`` of that graph instead
+(:func:`_backward_by_loop`): the book's BPTT keeps training fast, autograd keeps the rest exact.
+Under a ``torch.func`` transform or forward-mode AD the layers take the generic loop from the
+start (:func:`applies`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ import os
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
+
+from lstm_lib.nn import loop
+from lstm_lib.nn._kinds import KINDS, make_step
 
 _enabled = os.environ.get("LSTM_LIB_FAST", "1").strip().lower() not in ("0", "false", "no", "off")
 
@@ -68,8 +76,15 @@ def applies(mode: str, variant: str | None, x: Tensor, *, lengths: Tensor | None
             record: bool) -> bool:
     """Whether :func:`run_layer` serves this call; otherwise the generic loop does."""
     return (_enabled and mode in SUPPORTED and variant is None and lengths is None
-            and not record and x.dim() == 3 and x.size(0) > 0
-            and not _autocast_enabled(x.device.type))
+            and not record and x.dim() == 3 and x.size(0) > 0 and x.size(1) > 0
+            and not _autocast_enabled(x.device.type) and not _transformed())
+
+
+def _transformed() -> bool:
+    """Whether a ``torch.func`` transform (vmap, grad, jacrev, ...) or forward-mode AD is active:
+    the Functions here define neither a vmap rule nor a jvp, the generic loop's ops do."""
+    return (torch._C._functorch.maybe_current_level() is not None
+            or torch.autograd.forward_ad._current_level >= 0)
 
 
 def _autocast_enabled(device_type: str) -> bool:
@@ -163,6 +178,74 @@ def _weight_grads(ctx, da: Tensor, x: Tensor, h0: Tensor, Y: Tensor, W: Tensor,
     return dx, dW, dU, db_ih, db_hh
 
 
+# ---- backward through the generic loop: double backward and batched gradients ----------------
+def _backward_needs_graph(grads) -> bool:
+    """Whether this backward must be differentiable or vmappable, so that the hand-written one
+    (in-place ``out=`` arithmetic on saved activations, no graph) cannot serve: grad mode is on
+    inside a backward only under ``create_graph=True``; batched incoming gradients come from
+    ``is_grads_batched=True`` or ``torch.func``."""
+    return torch.is_grad_enabled() or any(g is not None and _batched(g) for g in grads)
+
+
+def _batched(t: Tensor) -> bool:
+    """A tensor seen per sample inside a vmap (``is_grads_batched`` still uses the legacy one)."""
+    f = torch._C._functorch
+    return f.is_functorch_wrapped_tensor(t) or f.is_legacy_batchedtensor(t)
+
+
+def _backward_by_loop(ctx, recompute, args: tuple, grads: tuple) -> tuple:
+    """The backward of a Function here as ``autograd.grad`` through the generic loop.
+
+    ``recompute(*args)`` runs the layer through :func:`lstm_lib.nn.loop.run_layer` (the same
+    equations, op by op) and returns the Function's outputs; ``args`` are the forward's arguments
+    (the saved input tensors, in order), ``grads`` the incoming output gradients. Under
+    ``create_graph=True`` the recomputation starts from the inputs themselves, each behind its
+    own ``view_as`` (an input passed twice, ``hx=(h, h)``, must not count twice), so the
+    returned gradients carry their graph back to the inputs and the second derivative is exact.
+    Otherwise it starts from detached copies (batched ``grads`` pass straight through).
+    """
+    create_graph = torch.is_grad_enabled()
+    needs = ctx.needs_input_grad
+    with torch.enable_grad():
+        if create_graph:
+            ins = [a.view_as(a) if need else a for a, need in zip(args, needs, strict=True)]
+        else:
+            ins = [a.detach().requires_grad_() if need else a
+                   for a, need in zip(args, needs, strict=True)]
+        outs = recompute(*ins)
+    pairs = [(o, g) for o, g in zip(outs, grads, strict=True) if o.requires_grad]
+    wrt = [a for a, need in zip(ins, needs, strict=True) if need]
+    got = iter(torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs],
+                                   create_graph=create_graph, allow_unused=True))
+    return tuple(next(got) if need else None for need in needs)
+
+
+def _loop_params(W, U, b_ih, b_hh, p_i=None, p_f=None, p_o=None) -> dict:
+    """The parameter dict of :func:`lstm_lib.nn.loop.run_layer` (short names)."""
+    return {"weight_ih": W, "weight_hh": U, "bias_ih": b_ih, "bias_hh": b_hh,
+            "peephole_i": p_i, "peephole_f": p_f, "peephole_o": p_o}
+
+
+def _recompute_rnn(x, h0, W, U, b_ih, b_hh, h_mask, relu):
+    step = make_step(KINDS["RNN"], None, "relu" if relu else "tanh")
+    out, (h_n,), _ = loop.run_layer(step, x, (h0,), _loop_params(W, U, b_ih, b_hh),
+                                    h_mask=h_mask)
+    return out, h_n
+
+
+def _recompute_lstm(mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
+    out, (h_n, c_n), _ = loop.run_layer(make_step(KINDS[mode]), x, (h0, c0),
+                                        _loop_params(W, U, b_ih, b_hh, p_i, p_f, p_o),
+                                        h_mask=h_mask)
+    return out, h_n, c_n
+
+
+def _recompute_gru(x, h0, W, U, b_ih, b_hh, h_mask):
+    out, (h_n,), _ = loop.run_layer(make_step(KINDS["GRU"]), x, (h0,),
+                                    _loop_params(W, U, b_ih, b_hh), h_mask=h_mask)
+    return out, h_n
+
+
 # ---- the vanilla RNN -------------------------------------------------------------------------
 class RNNFunction(torch.autograd.Function):
     """Elman RNN over a sequence, eq. (R1) forward and (R2)-(R4) backward.
@@ -183,13 +266,15 @@ class RNNFunction(torch.autograd.Function):
             y = Y[t].addmm_(h_in, U_t)
             h = y.relu_() if relu else y.tanh_()
         ctx.relu = relu
-        ctx.save_for_backward(x, h0, W, U, h_mask, Y)
+        ctx.save_for_backward(x, h0, W, U, b_ih, b_hh, h_mask, Y)
         return Y, h.clone()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dY, dh_T):
-        x, h0, W, U, h_mask, Y = ctx.saved_tensors
+        x, h0, W, U, b_ih, b_hh, h_mask, Y = ctx.saved_tensors
+        if _backward_needs_graph((dY, dh_T)):
+            return _backward_by_loop(ctx, _recompute_rnn,
+                                     (x, h0, W, U, b_ih, b_hh, h_mask, ctx.relu), (dY, dh_T))
         T = Y.size(0)
         one = Y.new_ones(())
         da = torch.empty_like(Y)  # (T, N, H)
@@ -274,14 +359,17 @@ class LSTMFunction(torch.autograd.Function):
                 Os[t].addcmul_(p_o, c).sigmoid_()  # (P3): o sees the new c_t
             h = torch.mul(Os[t], torch.tanh(c, out=TCs[t]), out=Ys[t])  # (L6)
         ctx.mode = mode
-        ctx.save_for_backward(x, h0, c0, W, U, p_i, p_f, p_o, h_mask, G, C, TC, Y)
+        ctx.save_for_backward(x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, G, C, TC, Y)
         return Y, h.clone(), c.clone()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dY, dh_T, dc_T):
-        x, h0, c0, W, U, p_i, p_f, p_o, h_mask, G, C, TC, Y = ctx.saved_tensors
+        x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, G, C, TC, Y = ctx.saved_tensors
         mode = ctx.mode
+        if _backward_needs_graph((dY, dh_T, dc_T)):
+            return _backward_by_loop(
+                ctx, _recompute_lstm, (mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask),
+                (dY, dh_T, dc_T))
         T, N, gH = G.shape
         cifg, peep = mode == "CIFG", mode == "PeepholeLSTM"
         H = gH // (3 if cifg else 4)
@@ -370,13 +458,15 @@ class GRUFunction(torch.autograd.Function):
             RZs[t].add_(AHrz[t]).sigmoid_()  # (G1), (G2)
             n = Ns[t].addcmul_(Rs[t], AHn[t]).tanh_()  # (G3)
             h = torch.addcmul(n, Zs[t], h - n, out=Ys[t])  # (G4): (1 - z) n + z h_{t-1}
-        ctx.save_for_backward(x, h0, W, U, h_mask, AH, G, Y)
+        ctx.save_for_backward(x, h0, W, U, b_ih, b_hh, h_mask, AH, G, Y)
         return Y, h.clone()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dY, dh_T):
-        x, h0, W, U, h_mask, AH, G, Y = ctx.saved_tensors
+        x, h0, W, U, b_ih, b_hh, h_mask, AH, G, Y = ctx.saved_tensors
+        if _backward_needs_graph((dY, dh_T)):
+            return _backward_by_loop(ctx, _recompute_gru, (x, h0, W, U, b_ih, b_hh, h_mask),
+                                     (dY, dh_T))
         T, N, H3 = G.shape
         H = H3 // 3
         one = G.new_ones(())

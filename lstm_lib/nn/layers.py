@@ -255,6 +255,8 @@ class _RNNBase(nn.Module):
             zeros = x.new_zeros(self.num_layers * (2 if self.bidirectional else 1), N,
                                 self.hidden_size)
             hx = (zeros, zeros) if kind.has_cell else (zeros,)
+        if T == 0:  # torch's kernels refuse it, after the checks above
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         if lengths is not None and not packed:
             lengths = self._check_lengths(lengths, is_batched, T, N)
         if lengths is not None:
@@ -335,13 +337,24 @@ class _RNNBase(nn.Module):
         return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
 
 
+_NOT_GIVEN = object()  # proj_size's default on RNN and GRU: torch refuses the keyword itself
+
+
+def _refuse_proj_size(proj_size) -> None:
+    """torch.nn.RNN and GRU raise this for any ``proj_size=`` keyword, 0 included."""
+    if proj_size is not _NOT_GIVEN:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+
+
 class RNN(_RNNBase):
     _mode = "RNN"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None, *,
-                 input_dropout: float = 0.0, recurrent_dropout: float = 0.0) -> None:
+                 input_dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 proj_size=_NOT_GIVEN) -> None:
+        _refuse_proj_size(proj_size)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
                              "'relu'.")
@@ -442,7 +455,8 @@ class GRU(_RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None, *, input_dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0) -> None:
+                 recurrent_dropout: float = 0.0, proj_size=_NOT_GIVEN) -> None:
+        _refuse_proj_size(proj_size)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device, dtype, input_dropout=input_dropout,
                          recurrent_dropout=recurrent_dropout)
