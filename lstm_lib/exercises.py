@@ -388,6 +388,11 @@ _HINT_TOTAL = ("dc_prev must carry the total dc_t ⊙ f_t, including what reache
 _HINT_ORDER = ("the gate blocks are stacked i, f, g, o (PyTorch's order), not f, i, g, o: "
                "da = [da_i; da_f; da_g; da_o].")
 
+# hints shared by both GRU conventions (their z_t paths are the same)
+_GRU_Z_SWAP = ("∂h_t/∂z_t = h_{t−1} − n_t in PyTorch's convention h_t = (1 − z_t) ⊙ n_t + "
+               "z_t ⊙ h_{t−1}; many texts swap z_t and 1 − z_t.")
+_GRU_DIRECT = "dh_prev also gets dh ⊙ z_t directly, through z_t ⊙ h_{t−1}."
+
 _LSTM_MISTAKES = (
     (_HINT_TANH, {"tanh_prime": False}),
     (_HINT_CARRY_IN, {"carry_in": False}),
@@ -419,20 +424,16 @@ _MISTAKES: dict[str, tuple[tuple[str, Callable], ...]] = {
             ("with i_t = 1 − f_t, f_t acts twice in c_t: da_f = dc_t ⊙ (c_{t−1} − g_t) ⊙ "
              "f_t(1 − f_t).", {"cifg_twice": False}))),
     "gru_step_backward": (
-        ("∂h_t/∂z_t = h_{t−1} − n_t in PyTorch's convention h_t = (1 − z_t) ⊙ n_t + z_t ⊙ "
-         "h_{t−1}; many texts swap z_t and 1 − z_t.", partial(_gru_variant, z_sign=False)),
-        ("dh_prev also gets dh ⊙ z_t directly, through z_t ⊙ h_{t−1}.",
-         partial(_gru_variant, direct=False)),
+        (_GRU_Z_SWAP, partial(_gru_variant, z_sign=False)),
+        (_GRU_DIRECT, partial(_gru_variant, direct=False)),
         ("r_t multiplies U_n h_{t−1} + b_hn, so dr = da_n ⊙ (U_n h_{t−1} + b_hn), b_hn included.",
          partial(_gru_variant, b_hn_in_dr=False)),
         ("b_hn sits inside r_t ⊙ (·): db_hn = Σ_n r_t ⊙ da_n.",
          partial(_gru_variant, r_on_db_hn=False)),
     ),
     "gru_cho_step_backward": (
-        ("∂h_t/∂z_t = h_{t−1} − n_t in PyTorch's convention h_t = (1 − z_t) ⊙ n_t + z_t ⊙ "
-         "h_{t−1}; many texts swap z_t and 1 − z_t.", partial(_gru_cho_variant, z_sign=False)),
-        ("dh_prev also gets dh ⊙ z_t directly, through z_t ⊙ h_{t−1}.",
-         partial(_gru_cho_variant, direct=False)),
+        (_GRU_Z_SWAP, partial(_gru_cho_variant, z_sign=False)),
+        (_GRU_DIRECT, partial(_gru_cho_variant, direct=False)),
         ("n_t sees r_t ⊙ h_{t−1}, so that path gives dh_prev r_t ⊙ (U_n^T da_n), with r_t.",
          partial(_gru_cho_variant, r_on_dh=False)),
     ),
