@@ -4,6 +4,7 @@ Layers, same constructor, forward, outputs, parameter names and state_dict as to
 
     lnn.RNN, lnn.LSTM, lnn.GRU             # drop-ins for torch.nn.RNN / LSTM / GRU
     lnn.PeepholeLSTM, lnn.CIFG             # lnn.LSTM's interface, other equations
+    lnn.MinGRU, lnn.MinLSTM                # lnn.GRU's interface, gates from x_t only, scan=
 
 Cells, drop-ins for torch.nn.*Cell::
 
@@ -32,10 +33,11 @@ from lstm_lib.nn.functional import VARIANTS
 from lstm_lib.nn.fused import fast_path as fast_path
 from lstm_lib.nn.fused import fast_path_enabled as fast_path_enabled
 from lstm_lib.nn.layers import CIFG, GRU, LSTM, RNN, PeepholeLSTM
+from lstm_lib.nn.minimal import MinGRU, MinLSTM
 from lstm_lib.nn.reference_params import from_reference_params, to_reference_params
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG",
+    "RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG", "MinGRU", "MinLSTM",
     "RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell", "CIFGCell",
     "VARIANTS", "to_reference_params", "from_reference_params",
 ]
