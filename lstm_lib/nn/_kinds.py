@@ -13,6 +13,8 @@ the FGR variant), ``p`` maps parameter names without the layer suffix (``weight_
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,6 +52,24 @@ def check_variant(kind: Kind, variant: str | None) -> None:
         raise ValueError(f"variant is only supported for LSTM and PeepholeLSTM, not {kind.name}")
     if variant not in fn.VARIANTS:
         raise ValueError(f"variant must be None or one of {fn.VARIANTS}, got {variant!r}")
+
+
+def check_forget_bias(forget_bias, kind: Kind, bias: bool) -> float | None:
+    """Validate the ``forget_bias=`` extra (LSTM kinds): ``None`` or a finite real number, and
+    only with ``bias=True``. Returns it as a float (or ``None``)."""
+    if forget_bias is None:
+        return None
+    if kind.forget_block is None:
+        raise ValueError(f"forget_bias is only defined for LSTM kinds, not {kind.name}")
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real):
+        raise TypeError(f"forget_bias must be None or a real number (the initial b_f), got "
+                        f"{type(forget_bias).__name__} {forget_bias!r}")
+    if not math.isfinite(forget_bias):
+        raise ValueError(f"forget_bias must be finite: expected a real number, got "
+                         f"{forget_bias!r}")
+    if not bias:
+        raise ValueError("forget_bias needs bias=True: with bias=False there is no bias to set")
+    return float(forget_bias)
 
 
 def _masked(h, h_mask):
@@ -100,8 +120,6 @@ def init_like_torch(module, mode: str, bias_pairs, forget_bias: float | None) ->
     bias: for each ``(bias_ih, bias_hh)`` pair, the forget block of ``bias_ih`` is set to
     ``forget_bias`` and that of ``bias_hh`` to 0, so that their sum, the book's b_f, is
     ``forget_bias``. Shared by the cells and the layers."""
-    import math
-
     import torch
     from torch import nn
 

@@ -14,7 +14,24 @@ import torch
 from torch import Tensor, nn
 
 from lstm_lib.nn._docs import IO_H, IO_HC, LSTM_CELL_KW, cell_doc
-from lstm_lib.nn._kinds import KINDS, check_variant, init_like_torch, make_step
+from lstm_lib.nn._kinds import (
+    KINDS,
+    check_forget_bias,
+    check_variant,
+    init_like_torch,
+    make_step,
+)
+from lstm_lib.nn.fused import _autocast_enabled
+
+
+def _check_cell_size(name: str, value) -> None:
+    """torch's cells take any int >= 0 (a cell may have H = 0) and fail inside torch.empty
+    otherwise: the same exception types here (TypeError, RuntimeError), naming the argument."""
+    if not isinstance(value, int):
+        raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
+    if value < 0:
+        raise RuntimeError(f"{name} must be >= 0, got {value} (torch: Trying to create tensor "
+                           f"with negative dimension)")
 
 
 class _CellBase(nn.Module):
@@ -25,15 +42,16 @@ class _CellBase(nn.Module):
                  forget_bias: float | None = None) -> None:
         super().__init__()
         kind = KINDS[self._mode]
+        _check_cell_size("input_size", input_size)
+        _check_cell_size("hidden_size", hidden_size)
         check_variant(kind, variant)
-        if forget_bias is not None and not bias:
-            raise ValueError("forget_bias needs bias=True: with bias=False there is no bias to set")
+        forget_bias = check_forget_bias(forget_bias, kind, bias)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
         self.nonlinearity = nonlinearity
         self.variant = variant
-        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.forget_bias = forget_bias
         factory = {"device": device, "dtype": dtype}
         gH = kind.num_chunks * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(gH, input_size, **factory))
@@ -74,8 +92,8 @@ class _CellBase(nn.Module):
         name = f"{self._mode}Cell" if kind.name in ("RNN", "LSTM", "GRU") else type(self).__name__
         if input.dim() not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
-        if hx is not None:
-            states = tuple(hx) if kind.has_cell else (hx,)
+        states = None if hx is None else self._state_tuple(hx, name)
+        if states is not None:
             for idx, value in enumerate(states):
                 if value.dim() not in (1, 2):
                     what = f"hx[{idx}]" if kind.has_cell else "hidden"
@@ -87,7 +105,7 @@ class _CellBase(nn.Module):
         if x.size(1) != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {x.size(1)} expected "
                                f"{self.input_size}")
-        if hx is None:
+        if states is None:
             zeros = x.new_zeros(N, H)
             states = (zeros, zeros) if kind.has_cell else (zeros,)
         elif not is_batched:
@@ -101,6 +119,7 @@ class _CellBase(nn.Module):
             if s.size(1) != H:
                 raise RuntimeError(f"hidden{idx} has inconsistent hidden_size: got {s.size(1)}, "
                                    f"expected {H}")
+        self._check_dtypes_and_devices(name, x, states)
         p = dict(self.named_parameters(recurse=False))
         p.setdefault("bias_ih", None)
         p.setdefault("bias_hh", None)
@@ -111,6 +130,54 @@ class _CellBase(nn.Module):
             gates = {k: v.squeeze(0) for k, v in gates.items()}
         out = state if kind.has_cell else state[0]
         return (out, gates) if return_gates else out
+
+
+    def _state_tuple(self, hx, name: str) -> tuple[Tensor, ...]:
+        """``hx`` as a tuple of tensors, refused as torch refuses it (same exception types).
+
+        LSTM kinds take a pair ``(h, c)`` (the FGR variant also its 3-tuple state); the RNN and
+        GRU cells take one tensor.
+        """
+        kind = KINDS[self._mode]
+        if not kind.has_cell:
+            if not isinstance(hx, Tensor):  # torch fails on hx.dim(): an AttributeError
+                raise AttributeError(f"'{type(hx).__name__}' object has no attribute 'dim': "
+                                     f"{name} takes hx as one tensor h of shape (N, H) or (H,), "
+                                     f"got a {type(hx).__name__}")
+            return (hx,)
+        fn = "lstm_cell" if kind.name == "LSTM" else name
+        if not isinstance(hx, tuple | list):
+            raise TypeError(f"{fn}(): argument 'hx' (position 2) must be tuple of Tensors, not "
+                            f"{type(hx).__name__}: {name} takes hx = (h, c), each (N, H) or (H,)")
+        arity = (2, 3) if self.variant == "FGR" else (2,)
+        if len(hx) not in arity:
+            raise RuntimeError(f"{fn} expects two hidden states: {name} takes hx = (h, c), got "
+                               f"a {type(hx).__name__} of {len(hx)}")
+        for idx, value in enumerate(hx):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{fn}(): argument 'hx' (position 2) must be tuple of Tensors, "
+                                f"not {type(value).__name__} (hx[{idx}])")
+        return tuple(hx)
+
+    def _check_dtypes_and_devices(self, name: str, x: Tensor, states) -> None:
+        """torch's cell kernels refuse mixed dtypes and devices with a RuntimeError from the
+        matrix product; the same type here, with a message that names the tensors."""
+        if _autocast_enabled(x.device.type):
+            return  # autocast casts inside the products, as for torch's cells
+        weight = self.weight_ih
+        if x.dtype != weight.dtype:
+            raise RuntimeError(f"{name}: input dtype ({x.dtype}) does not match weight dtype "
+                               f"({weight.dtype}) (mat1 and mat2 must have the same dtype); "
+                               f"convert the input with input.to({weight.dtype}) or the cell "
+                               f"with cell.to({x.dtype})")
+        for idx, s in enumerate(states):
+            what = f"hx[{idx}]" if KINDS[self._mode].has_cell else "hx"
+            if s.dtype != x.dtype:
+                raise RuntimeError(f"{name}: {what} dtype ({s.dtype}) does not match input "
+                                   f"dtype ({x.dtype}) (mat1 and mat2 must have the same dtype)")
+            if s.device != x.device:
+                raise RuntimeError(f"{name}: {what} is on {s.device} but the input is on "
+                                   f"{x.device}: expected all tensors on the same device")
 
 
 class RNNCell(_CellBase):

@@ -31,7 +31,13 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from lstm_lib.nn import fused, loop
 from lstm_lib.nn._docs import FGR_ATTRS, FORGET_KW, PEEPHOLE_ATTRS, VARIANT_KW, layer_doc
-from lstm_lib.nn._kinds import KINDS, check_variant, init_like_torch, make_step
+from lstm_lib.nn._kinds import (
+    KINDS,
+    check_forget_bias,
+    check_variant,
+    init_like_torch,
+    make_step,
+)
 from lstm_lib.nn.dropout import check_probability, sequence_mask
 
 
@@ -73,12 +79,7 @@ class _RNNBase(nn.Module):
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
         check_variant(kind, variant)
-        if forget_bias is not None:
-            if kind.forget_block is None:
-                raise ValueError(f"forget_bias is only defined for LSTM kinds, not {kind.name}")
-            if not bias:
-                raise ValueError("forget_bias needs bias=True: with bias=False there is no "
-                                 "bias to set")
+        forget_bias = check_forget_bias(forget_bias, kind, bias)
         self.mode = kind.name
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -92,7 +93,7 @@ class _RNNBase(nn.Module):
         self.variant = variant
         self.input_dropout = check_probability("input_dropout", input_dropout)
         self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
-        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.forget_bias = forget_bias
 
         factory = {"device": device, "dtype": dtype}
         num_directions = 2 if bidirectional else 1
@@ -165,6 +166,54 @@ class _RNNBase(nn.Module):
         elif hx.dim() != want:
             raise RuntimeError(f"For {name} input, hx should also be {want}-D but got "
                                f"{hx.dim()}-D tensor")
+
+    def _check_hx_arity(self, hx) -> None:
+        """hx is one tensor (RNN, GRU) or a pair (h_0, c_0) (LSTM kinds); refused with the
+        exception types torch.nn raises for the same mistake, and a message that says what
+        was expected."""
+        mode = self.mode
+        if not KINDS[mode].has_cell:
+            if not isinstance(hx, Tensor):  # torch fails on hx.dim(): an AttributeError
+                raise AttributeError(
+                    f"'{type(hx).__name__}' object has no attribute 'dim': {mode} takes hx as "
+                    f"one tensor h_0 of shape (num_layers * num_directions, N, H), got a "
+                    f"{type(hx).__name__}")
+            return
+        want = f"{mode} takes hx = (h_0, c_0), two tensors of shape (num_layers * " \
+               f"num_directions, N, H)"
+        if isinstance(hx, Tensor):
+            if hx.dim() == 0 or hx.size(0) < 2:  # torch indexes hx[1]: an IndexError
+                raise IndexError(f"index 1 is out of bounds: {want}, got one tensor of shape "
+                                 f"{tuple(hx.shape)}")
+            return  # torch reads hx[0], hx[1] as (h_0, c_0): the dims check judges them
+        if not isinstance(hx, tuple | list):
+            raise TypeError(f"{want}, got a {type(hx).__name__}")
+        if len(hx) < 2:  # torch indexes hx[1]: an IndexError
+            raise IndexError(f"tuple index out of range: {want}, got a {type(hx).__name__} of "
+                             f"{len(hx)}")
+        if len(hx) > 2:
+            raise RuntimeError(f"lstm expects two hidden states: {want}, got a "
+                               f"{type(hx).__name__} of {len(hx)}")
+        for k, h in enumerate(hx):
+            if not isinstance(h, Tensor):  # torch fails on hx[k].dim()
+                raise AttributeError(f"'{type(h).__name__}' object has no attribute 'dim': "
+                                     f"{want}, got a {type(h).__name__} as hx[{k}]")
+
+    def _check_hx_dtype_and_device(self, hx: tuple[Tensor, ...], x: Tensor) -> None:
+        """torch's kernels refuse an hx of another dtype or device than the input with a
+        RuntimeError (on CPU: 'get_mkldnn_dtype: unsupported data type', or from the matrix
+        product); the same type here, naming the tensors."""
+        if fused._autocast_enabled(x.device.type):
+            return  # as torch's check_input: autocast casts inside the products
+        for k, h in enumerate(hx):
+            what = f"hx[{k}]" if len(hx) == 2 else "hx"
+            if h.dtype != x.dtype:
+                raise RuntimeError(f"{self.mode}: {what} dtype ({h.dtype}) does not match input "
+                                   f"dtype ({x.dtype}); convert it with {what}.to({x.dtype})")
+            if h.device != x.device:
+                raise RuntimeError(f"Input and hidden tensors are not at the same device, found "
+                                   f"input tensor at {x.device} and hidden tensor at "
+                                   f"{h.device} ({what})")
 
     def _check_input(self, x: Tensor) -> None:
         dtype = self.weight_ih_l0.dtype
@@ -242,6 +291,7 @@ class _RNNBase(nn.Module):
             if self.batch_first:
                 x = x.transpose(0, 1)
         if hx is not None:
+            self._check_hx_arity(hx)
             if not packed:
                 self._check_hx_dims(hx, is_batched)
             hx = tuple(hx) if kind.has_cell else (hx,)
@@ -251,6 +301,7 @@ class _RNNBase(nn.Module):
         T, N = x.size(0), x.size(1)
         if hx is not None:
             self._check_hidden(hx, N)
+            self._check_hx_dtype_and_device(hx, x)
         else:
             zeros = x.new_zeros(self.num_layers * (2 if self.bidirectional else 1), N,
                                 self.hidden_size)

@@ -9,6 +9,8 @@ the same order on both sides (i, f, g, o; r, z, n; f, g, o for the CIFG).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from torch import nn
@@ -19,19 +21,42 @@ _PEEPHOLES = {"p_i": "peephole_i", "p_f": "peephole_f", "p_o": "peephole_o"}
 
 
 def _parameters(module: nn.Module, layer_idx: int, direction: int) -> dict:
+    _check_index(module, layer_idx, direction)
     if hasattr(module, "layer_parameters"):  # a layer
         return module.layer_parameters(layer_idx, direction)
     if hasattr(module, "weight_ih_l0"):  # a torch.nn layer
         suffix = f"_l{layer_idx}" + ("_reverse" if direction == 1 else "")
         return {name: getattr(module, name + suffix, None)
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    if layer_idx != 0 or direction != 0:
-        raise ValueError(f"a cell has one layer and one direction; got layer_idx={layer_idx}, "
-                         f"direction={direction}")
     p = dict(module.named_parameters(recurse=False))
     p.setdefault("bias_ih", None)
     p.setdefault("bias_hh", None)
     return p
+
+
+def _check_index(module: nn.Module, layer_idx, direction) -> None:
+    """``layer_idx`` in [0, num_layers) and ``direction`` in [0, num_directions): no negative
+    indices (Python's -1 would silently pick the last layer)."""
+    for name, value in (("layer_idx", layer_idx), ("direction", direction)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if not hasattr(module, "weight_ih_l0") and not hasattr(module, "layer_parameters"):
+        if layer_idx != 0 or direction != 0:
+            raise ValueError(f"a cell has one layer and one direction; got "
+                             f"layer_idx={layer_idx}, direction={direction}")
+        if not hasattr(module, "weight_ih"):
+            raise TypeError(f"module must be an lnn or torch.nn recurrent layer or cell, got "
+                            f"{type(module).__name__}")
+        return
+    num_layers = module.num_layers
+    num_directions = 2 if module.bidirectional else 1
+    if not 0 <= layer_idx < num_layers:
+        raise ValueError(f"layer_idx must be in [0, num_layers) = [0, {num_layers}), "
+                         f"got {layer_idx}")
+    if not 0 <= direction < num_directions:
+        raise ValueError(f"direction must be in [0, num_directions) = [0, {num_directions}) "
+                         f"(1 is the reverse direction of a bidirectional layer), "
+                         f"got {direction}")
 
 
 def to_reference_params(module: nn.Module, layer_idx: int = 0, direction: int = 0,
@@ -69,31 +94,55 @@ def from_reference_params(module: nn.Module, params: dict, layer_idx: int = 0,
     """Copy a reference cell's ``params`` into one layer and direction of ``module``, in place.
 
     ``b`` goes to ``bias_ih`` and ``bias_hh`` becomes zero (for the GRU its n block is ``b_hn``),
-    so ``to_reference_params`` gives ``params`` back. Returns ``module``.
+    so ``to_reference_params`` gives ``params`` back. ``params`` must hold exactly the keys
+    ``to_reference_params`` returns for ``module``, each a finite real array of exactly that
+    shape (no broadcasting: a scalar ``b_hn`` is refused); everything is checked before the
+    module is touched. Returns ``module``.
     """
     p = _parameters(module, layer_idx, direction)
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict name -> array (a reference cell's params), "
+                        f"got {type(params).__name__}")
+    expected = to_reference_params(module, layer_idx, direction)  # names and shapes
+    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+    if missing or extra:
+        raise ValueError(f"params must have exactly the keys {sorted(expected)} for this "
+                         f"{type(module).__name__}: missing {missing}, unexpected {extra}")
+    values = {name: _checked(params[name], expected[name].shape, f"params[{name!r}]")
+              for name in expected}
+    if p["bias_ih"] is None and (np.any(values["b"]) or np.any(values.get("b_hn", 0.0))):
+        raise ValueError("the module has bias=False but params['b'] is not zero")
     with torch.no_grad():
         for ref_name, name in [("W", "weight_ih"), ("U", "weight_hh"), *_PEEPHOLES.items()]:
-            if name in p and ref_name in params:
-                _copy(p[name], params[ref_name], f"params[{ref_name!r}]")
-        if p["bias_ih"] is None:
-            if np.any(params["b"]) or np.any(params.get("b_hn", 0.0)):
-                raise ValueError("the module has bias=False but params['b'] is not zero")
-        else:
-            _copy(p["bias_ih"], params["b"], "params['b']")
+            if ref_name in values:
+                _copy(p[name], values[ref_name])
+        if p["bias_ih"] is not None:
+            _copy(p["bias_ih"], values["b"])
             p["bias_hh"].zero_()
-            if _mode(module) == "GRU":
+            if "b_hn" in values:
                 H = p["weight_hh"].shape[1]
-                p["bias_hh"][2 * H:] = torch.as_tensor(params["b_hn"], dtype=p["bias_hh"].dtype)
+                _copy(p["bias_hh"][2 * H:], values["b_hn"])
     return module
 
 
-def _copy(target: torch.Tensor, value, what: str) -> None:
-    value = torch.as_tensor(np.asarray(value), dtype=target.dtype, device=target.device)
-    if value.shape != target.shape:
-        raise ValueError(f"{what} must have shape {tuple(target.shape)}, "
-                         f"got {tuple(value.shape)}")
-    target.copy_(value)
+def _checked(value, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``value`` as a float64 array of exactly ``shape``, finite; refused otherwise."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
+                                 or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{what} must be a real array, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{what} must have shape {tuple(shape)}, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} must be finite: expected no NaN or inf, got "
+                         f"{int((~np.isfinite(arr)).sum())} non-finite entries")
+    return arr.astype(np.float64, copy=False)
+
+
+def _copy(target: torch.Tensor, value: np.ndarray) -> None:
+    target.copy_(torch.as_tensor(value, dtype=target.dtype, device=target.device))
 
 
 def _mode(module: nn.Module) -> str:
