@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstm_lib.data._checks import check_float, check_seed
 from lstm_lib.data.vocab import Vocab
 
 __all__ = ["AGREEMENT_NOUNS", "AgreementData", "agreement_task", "last_noun_baseline"]
@@ -96,8 +97,8 @@ def agreement_task(n: int, *, seed: int = 0, max_nouns: int = 3,
         raise ValueError(f"n must be a positive int, got {n!r}")
     if isinstance(max_nouns, bool) or not isinstance(max_nouns, int) or max_nouns < 0:
         raise ValueError(f"max_nouns must be an int >= 0, got {max_nouns!r}")
-    if not 0.0 <= p_prefix <= 1.0:
-        raise ValueError(f"p_prefix must be in [0, 1], got {p_prefix!r}")
+    p_prefix = check_float("p_prefix", p_prefix, low=0.0, high=1.0)
+    check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     vocab = _vocab()
     rows, y, subj_pos, n_nouns, n_attr, last_num, prefix = [], [], [], [], [], [], []

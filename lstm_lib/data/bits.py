@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lstm_lib.data._checks import check_seed
+
 __all__ = ["IGNORE_INDEX", "shifted_bits"]
 
 IGNORE_INDEX = -100
@@ -36,6 +38,7 @@ def shifted_bits(n: int, seq_len: int, shift: int, *,
             or abs(shift) >= seq_len:
         raise ValueError(f"shift must be a non-zero int with |shift| < seq_len = {seq_len}, "
                          f"got {shift!r}")
+    seed = check_seed("seed", seed)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     bits = rng.integers(0, 2, size=(n, seq_len))
     y = np.full((n, seq_len), IGNORE_INDEX, dtype=np.int64)

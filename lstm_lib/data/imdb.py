@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lstm_lib.data._checks import as_int_ids, check_float, check_int
 from lstm_lib.data.download import cache_dir, fetch, safe_extract
 from lstm_lib.data.vocab import Vocab
 
@@ -43,7 +44,8 @@ def download_imdb(*, directory: str | os.PathLike | None = None, url: str = IMDB
 
     A second call finds the extracted directory and touches neither the network nor the
     archive. Extraction goes to a temporary directory that is renamed into place when
-    complete, so a half-extracted tree is never mistaken for the data set. ``url``,
+    complete, so a half-extracted tree is never mistaken for the data set; a corrupt,
+    truncated or empty archive raises ``ValueError`` naming the file. ``url``,
     ``sha256`` and ``opener`` exist for mirrors and tests.
     """
     directory = Path(directory) if directory is not None else cache_dir()
@@ -79,6 +81,8 @@ def read_imdb(root: str | os.PathLike, split: str = "train") -> tuple[list[str],
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if not isinstance(root, str | os.PathLike):
+        raise TypeError(f"root must be a path, got {type(root).__name__}")
     texts, labels = [], []
     for label, name in enumerate(("neg", "pos")):
         folder = Path(root) / split / name
@@ -97,6 +101,8 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*|[!?]")
 def tokenize(text: str) -> list[str]:
     """Lowercase, turn ``<br />`` into a space, keep words (with inner apostrophes), digits,
     '!' and '?': ``"It's <br />GREAT!"`` -> ``["it's", "great", "!"]``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     return _TOKEN.findall(_BREAK.sub(" ", text).lower())
 
 
@@ -111,13 +117,16 @@ def pad_sequences(sequences: Iterable[Sequence[int]], max_len: int, *, pad_id: i
     Returns ``ids`` (N, max_len) int64 and ``lengths`` (N,) int64, the number of real ids in
     each row (what ``torch.nn.utils.rnn.pack_padded_sequence`` needs; it rejects length 0).
     """
-    if max_len < 1:
-        raise ValueError(f"max_len must be >= 1, got {max_len}")
+    max_len = check_int("max_len", max_len, 1)
+    pad_id = check_int("pad_id", pad_id)
     if keep not in ("first", "last"):
         raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
     if padding not in ("post", "pre"):
         raise ValueError(f"padding must be 'post' or 'pre', got {padding!r}")
-    sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
+    if isinstance(sequences, str | bytes | np.ndarray) and np.ndim(sequences) < 2:
+        raise TypeError(f"sequences must be an iterable of id sequences (e.g. a list of "
+                        f"lists), got {type(sequences).__name__} {sequences!r:.40}")
+    sequences = [as_int_ids(f"sequences[{k}]", s) for k, s in enumerate(sequences)]
     ids = np.full((len(sequences), max_len), pad_id, dtype=np.int64)
     lengths = np.zeros(len(sequences), dtype=np.int64)
     for row, seq in enumerate(sequences):
@@ -155,7 +164,15 @@ def imdb_dataset(max_len: int = 256, *, max_size: int = 20_000, min_freq: int = 
     words seen at least ``min_freq`` times; others become ``<unk>``), and pads or truncates
     to ``max_len`` with :func:`pad_sequences`. Baseline: the classes are balanced, so a
     memoryless majority guess has accuracy 0.5.
+
+    Every argument is checked before anything is downloaded.
     """
+    max_len = check_int("max_len", max_len, 1)
+    max_size = check_int("max_size", max_size, 2)     # room for <pad> and <unk>
+    min_freq = check_int("min_freq", min_freq, 1)
+    if keep not in ("first", "last"):
+        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
+    check_float("timeout", timeout, low=0.0, low_open=True)
     root = download_imdb(directory=directory, url=url, sha256=sha256, timeout=timeout,
                          opener=opener)
     train_texts, y_train = read_imdb(root, "train")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstm_lib.data._checks import check_int, check_seed
 from lstm_lib.data.vocab import Vocab
 
 __all__ = ["SyntheticReviews", "synthetic_reviews"]
@@ -78,8 +79,10 @@ def synthetic_reviews(n: int, *, seed: int | None, min_len: int = 20,
     Raises:
         ValueError: ``n < 1``, ``min_len < 11`` or ``max_len < min_len``.
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    n = check_int("n", n, 1)
+    min_len = check_int("min_len", min_len)
+    max_len = check_int("max_len", max_len)
+    check_seed("seed", seed)
     if min_len < _FILLER_LEN + _CLAUSE_LEN:
         raise ValueError(f"min_len must be >= {_FILLER_LEN + _CLAUSE_LEN}, got {min_len}")
     if max_len < min_len:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstm_lib.data._checks import check_bool, check_seed
+from lstm_lib.data._checks import check_int as _check_int
 from lstm_lib.data.vocab import Vocab
 
 __all__ = [
@@ -41,16 +43,8 @@ __all__ = [
 ]
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check_variant(variant: str, allowed: tuple[str, ...]) -> str:
-    if variant not in allowed:
+    if not isinstance(variant, str) or variant not in allowed:
         raise ValueError(f"variant must be one of {allowed}, got {variant!r}")
     return variant
 
@@ -98,7 +92,7 @@ def adding_problem(n: int, seq_len: int, *, seed: int | None,
     n = _check_int("n", n, 1)
     _check_variant(variant, _ADDING_VARIANTS)
     seq_len = _check_int("seq_len", seq_len, 20 if variant == "hochreiter1997" else 2)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     half = seq_len // 2
     rows = np.arange(n)
     # np.zeros maps zeroed pages lazily, so the marker channel costs nothing until written.
@@ -173,7 +167,8 @@ def copy_memory(n: int, delay: int, *, seed: int | None,
     """
     n = _check_int("n", n, 1)
     delay = _check_int("delay", delay, 1)
-    rng = np.random.default_rng(seed)
+    one_hot = check_bool("one_hot", one_hot)
+    rng = np.random.default_rng(check_seed("seed", seed))
     T = delay + 2 * COPY_LENGTH
     symbols = rng.integers(1, COPY_NUM_SYMBOLS + 1, size=(n, COPY_LENGTH))  # (N, 10)
     seq = np.zeros((n, T), dtype=np.int64)
@@ -242,7 +237,8 @@ def temporal_order(n: int, seq_len: int, *, seed: int | None, variant: str = "6a
     n = _check_int("n", n, 1)
     _check_variant(variant, tuple(_TEMPORAL_RANGES))
     seq_len = _check_int("seq_len", seq_len, 20)
-    rng = np.random.default_rng(seed)
+    one_hot = check_bool("one_hot", one_hot)
+    rng = np.random.default_rng(check_seed("seed", seed))
     seq = rng.integers(2, 6, size=(n, seq_len))               # distractors a, b, c, d
     seq[:, 0], seq[:, -1] = 0, 1                              # E ... B
     ranges = _temporal_positions(seq_len, variant)
@@ -351,7 +347,7 @@ def long_gap_language(n: int, gap: int, *, seed: int | None) -> LongGapLanguage:
     """
     n = _check_int("n", n, 1)
     gap = _check_int("gap", gap, 0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     vocab = _long_gap_vocab()
     K = len(COUNTRIES)
     country_ids = vocab.encode(COUNTRIES)

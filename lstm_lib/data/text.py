@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lstm_lib.data._checks import as_int_ids, check_bool, check_float, check_int
 from lstm_lib.data.vocab import CharVocab
 
 __all__ = ["BPTTBatches", "PythonCorpus", "bptt_batches", "python_source_corpus",
@@ -85,10 +86,8 @@ def python_source_corpus(max_chars: int = 1_000_000, *, val_fraction: float = 0.
     Raises:
         ValueError: ``max_chars < 2`` or ``val_fraction`` not in (0, 1).
     """
-    if max_chars < 2:
-        raise ValueError(f"max_chars must be >= 2, got {max_chars}")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    max_chars = check_int("max_chars", max_chars, 2)
+    check_float("val_fraction", val_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     base = Path(root if root is not None else sysconfig.get_paths()["stdlib"])
     pieces, used, size = [], [], 0
     for path in stdlib_source_files(base):
@@ -122,13 +121,14 @@ class BPTTBatches:
     """
 
     def __init__(self, ids, batch_size: int, seq_len: int, *, drop_last: bool = False):
-        ids = np.asarray(ids)
+        ids = as_int_ids("ids", ids, ndim=None)
         if ids.ndim != 1:
             raise ValueError(f"ids must be 1-D (T,), got shape {ids.shape}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if seq_len < 1:
-            raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+        if (ids < 0).any():
+            raise ValueError(f"ids must be >= 0 (token ids), got {ids.min()}")
+        batch_size = check_int("batch_size", batch_size, 1)
+        seq_len = check_int("seq_len", seq_len, 1)
+        drop_last = check_bool("drop_last", drop_last)
         row_len = (len(ids) - 1) // batch_size                  # inputs per row
         if row_len < 1:
             raise ValueError(f"ids (length {len(ids)}) is too short for batch_size "

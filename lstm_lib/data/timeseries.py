@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lstm_lib.data._checks import check_bool, check_finite, check_int
+
 __all__ = [
     "ForecastingData",
     "Normalizer",
@@ -50,6 +52,7 @@ def seattle_temperatures(unit: str = "F", *, regular: bool = False) -> pd.Series
     """
     if unit not in ("F", "C"):
         raise ValueError(f"unit must be 'F' or 'C', got {unit!r}")
+    regular = check_bool("regular", regular)
     from vega_datasets import local_data
 
     df = local_data.seattle_temps()
@@ -63,9 +66,20 @@ def seattle_temperatures(unit: str = "F", *, regular: bool = False) -> pd.Series
     return s
 
 
+def _as_float(values, name: str) -> np.ndarray:
+    """A finite float64 array; a non-numeric input is a ``TypeError`` naming ``name``."""
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{name} must be numbers, got the string {values[:40]!r}")
+    raw = values.to_numpy() if isinstance(values, pd.Series) else values
+    try:
+        a = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of numbers: {err}") from None
+    return check_finite(name, a)
+
+
 def _as_1d(values, name: str = "values") -> np.ndarray:
-    a = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values,
-                   dtype=np.float64)
+    a = _as_float(values, name)
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D (T,), got shape {a.shape}")
     return a
@@ -89,8 +103,7 @@ def make_windows(series, lookback: int, horizon: int = 1,
     """
     a = _as_1d(series, "series")
     for name, v in (("lookback", lookback), ("horizon", horizon), ("stride", stride)):
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {v}")
+        check_int(name, v, 1)
     if len(a) < lookback + horizon:
         raise ValueError(f"series must have at least lookback + horizon = "
                          f"{lookback + horizon} values, got {len(a)}")
@@ -108,11 +121,15 @@ def split_series(values, fractions: tuple[float, float, float] = (0.7, 0.15, 0.1
     always evaluated on the future of what it was fitted on. Returns three objects of the
     input's kind (a ``pd.Series`` keeps its index; anything else becomes a float64 array).
     """
-    if len(fractions) != 3 or any(f <= 0 for f in fractions):
-        raise ValueError(f"fractions must be three positive numbers, got {fractions}")
+    if isinstance(fractions, str) or not hasattr(fractions, "__len__") or len(fractions) != 3 \
+            or any(isinstance(f, bool) or not isinstance(f, int | float | np.number)
+                   or not np.isfinite(f) or f <= 0 for f in fractions):
+        raise ValueError(f"fractions must be three positive numbers, got {fractions!r}")
     if abs(sum(fractions) - 1.0) > 1e-9:
         raise ValueError(f"fractions must sum to 1, got {fractions} (sum {sum(fractions)})")
     series = values if isinstance(values, pd.Series) else _as_1d(values)
+    if isinstance(series, pd.Series) and series.ndim != 1:
+        raise ValueError(f"values must be 1-D (T,), got shape {series.shape}")
     T = len(series)
     n_train = int(np.floor(fractions[0] * T))
     n_val = int(np.floor(fractions[1] * T))
@@ -144,16 +161,20 @@ class Normalizer:
         return cls(mean=float(a.mean()), std=std)
 
     def transform(self, values):
-        """(v - mean) / std; float32 for numpy input, the same type for a Series."""
+        """(v - mean) / std; float32 for numpy input, the same type for a Series.
+
+        Raises ``ValueError`` for NaN/inf values (they would pass through silently)."""
+        a = _as_float(values, "values")
         if isinstance(values, pd.Series):
             return (values - self.mean) / self.std
-        return ((np.asarray(values, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+        return ((a - self.mean) / self.std).astype(np.float32)
 
     def inverse(self, values):
         """z * std + mean, back to the original unit (float64 for numpy input)."""
+        a = _as_float(values, "values")
         if isinstance(values, pd.Series):
             return values * self.std + self.mean
-        return np.asarray(values, dtype=np.float64) * self.std + self.mean
+        return a * self.std + self.mean
 
 
 def persistence_mae(x: np.ndarray, y: np.ndarray) -> float:
@@ -162,8 +183,8 @@ def persistence_mae(x: np.ndarray, y: np.ndarray) -> float:
     ``x`` (N, lookback, 1) and ``y`` (N, horizon) as from :func:`make_windows`, in the unit
     the MAE should have (pass un-normalised windows, or scale the result by ``std``).
     """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.ndim != 3 or y.ndim != 2 or len(x) != len(y):
+    x, y = _as_float(x, "x"), _as_float(y, "y")
+    if x.ndim != 3 or y.ndim != 2 or len(x) != len(y) or len(x) == 0 or x.shape[1] == 0:
         raise ValueError(f"expected x (N, lookback, 1) and y (N, horizon), "
                          f"got x.shape={x.shape}, y.shape={y.shape}")
     return float(np.mean(np.abs(y - x[:, -1, :1])))
@@ -171,7 +192,13 @@ def persistence_mae(x: np.ndarray, y: np.ndarray) -> float:
 
 def mean_mae(y: np.ndarray, mean: float) -> float:
     """MAE of predicting a constant (the training mean) for every target in ``y``."""
-    return float(np.mean(np.abs(np.asarray(y, dtype=np.float64) - mean)))
+    a = _as_float(y, "y")
+    if a.size == 0:
+        raise ValueError("y must hold at least one target, got an empty array")
+    if isinstance(mean, bool) or not isinstance(mean, int | float | np.number) \
+            or not np.isfinite(mean) or np.ndim(mean) != 0:
+        raise ValueError(f"mean must be a finite number, got {mean!r}")
+    return float(np.mean(np.abs(a - mean)))
 
 
 @dataclass(frozen=True)
