@@ -15,7 +15,9 @@ What ``fit`` does on each step s = 1 .. steps:
 3. record the global gradient norm ``||g|| = sqrt(sum_p ||dL/dp||^2)`` *before* clipping, then clip
    it: by norm, ``g <- g * min(1, clip_norm / ||g||)`` (Pascanu, Mikolov & Bengio 2013), or by
    value, ``g <- clamp(g, -clip_value, clip_value)`` (as min-char-rnn does with 5);
-4. take the optimizer step; every ``eval_every`` steps evaluate on ``val`` and, with ``patience``,
+4. stop with ``FloatingPointError`` if the loss or the gradient norm is not finite (before the
+   step, so the weights stay finite);
+5. take the optimizer step; every ``eval_every`` steps evaluate on ``val`` and, with ``patience``,
    stop early once the validation loss has not improved for ``patience`` evaluations, restoring the
    best weights.
 
@@ -25,8 +27,9 @@ and the state it returns is *detached* and passed to the next batch: the values 
 graph (and so the gradient) stops at the batch boundary. The state restarts from ``None`` at the
 start of every pass over ``train``.
 
-Per-step numbers are buffered on the device and copied to the host in chunks, so a GPU is not
-synchronised on every step. With a fixed ``seed`` two runs on the CPU give identical histories.
+Per-step numbers are buffered on the device and copied to the host in chunks; the one host
+synchronisation per step is the finiteness check of step 4. With a fixed ``seed`` two runs on
+the CPU give identical histories.
 
 Checkpoints hold state_dicts and plain data only, and :func:`load_checkpoint` reads them with
 ``torch.load(..., weights_only=True)``: loading a checkpoint cannot run code.
@@ -51,6 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lstm_lib._checks import check_bool, check_int
 from lstm_lib._device import default_device, seed_everything
 
 __all__ = [
@@ -66,11 +70,13 @@ __all__ = [
     "LOSSES",
     "METRICS",
     "OPTIMIZERS",
+    "MAX_EVAL_BATCHES",
 ]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LOSSES = ("mse", "ce", "bce")
 _FLUSH_EVERY = 20  # steps between host copies of the per-step numbers (one GPU sync each)
+MAX_EVAL_BATCHES = 10_000  # evaluate() refuses more batches than this: endless data is a bug
 _CHECKPOINT_FORMAT = "lstm_lib.checkpoint/1"
 
 
@@ -128,8 +134,15 @@ class TrainConfig:
         _check_int("seed", self.seed, minimum=0)
         for name in ("lr", "momentum", "weight_decay", "clip_norm", "clip_value"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__} "
+                                f"{value!r}")
+            if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        check_bool("progress", self.progress)
+        if self.device is not None and not isinstance(self.device, str | torch.device):
+            raise TypeError(f"device must be a str such as 'cpu' or 'cuda', or None, got "
+                            f"{type(self.device).__name__} {self.device!r}")
         if self.lr == 0:
             raise ValueError("lr must be > 0, got 0")
         if self.clip_norm > 0 and self.clip_value > 0:
@@ -244,6 +257,9 @@ def compute_loss(loss: str | Callable, output: torch.Tensor, y: torch.Tensor) ->
         if output.shape != y.shape:
             raise ValueError(f"loss='bce' needs output and target of the same shape: output "
                              f"{tuple(output.shape)}, target {tuple(y.shape)}")
+        if bool(((y < 0) | (y > 1)).any()):  # the formula runs on any y, giving nonsense
+            raise ValueError(f"loss='bce' needs targets y in [0, 1], got values in "
+                             f"[{float(y.min())}, {float(y.max())}]")
         return F.binary_cross_entropy_with_logits(output, y.to(output.dtype))
     raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
 
@@ -255,8 +271,15 @@ def _ce_shapes(output: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tor
     if output.ndim < 2 or y.shape != output.shape[:-1]:
         raise ValueError(f"loss='ce' needs logits (N, C) with targets (N,), or (N, T, C) with "
                          f"(N, T): got output {tuple(output.shape)}, target {tuple(y.shape)}")
-    if y.is_floating_point():
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise TypeError(f"loss='ce' needs integer class targets, got dtype {y.dtype}")
+    C = output.shape[-1]
+    outside = (y != IGNORE_INDEX) & ((y < 0) | (y >= C))
+    if bool(outside.any()):  # cross_entropy would raise a bare IndexError (a CUDA assert on GPU)
+        bad = y[outside]
+        raise ValueError(f"loss='ce' needs class targets y in [0, C) = [0, {C}) (or "
+                         f"{IGNORE_INDEX} for no target); got {int(bad.min())} .. "
+                         f"{int(bad.max())} ({int(outside.sum())} such targets)")
     return output.reshape(-1, output.shape[-1]), y.reshape(-1).long()
 
 
@@ -329,6 +352,7 @@ def _prepare(batch, device: torch.device, dtype: torch.dtype, loss) -> tuple[tor
         raise TypeError(f"a batch must be a pair (x, y), got {type(batch).__name__}"
                         + (f" of length {len(batch)}" if isinstance(batch, Sequence) else ""))
     x, y = (_to_tensor(a) for a in batch)
+    _check_dtypes(x, y, loss)  # before any conversion: y.long() would truncate float targets
     if x.is_floating_point():
         x = x.to(dtype)
     if loss == "ce":
@@ -339,13 +363,34 @@ def _prepare(batch, device: torch.device, dtype: torch.dtype, loss) -> tuple[tor
     return x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
 
 
-def _check_pair(data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_dtypes(x: torch.Tensor, y: torch.Tensor, loss) -> None:
+    """Refuse dtypes that a conversion would silently change: float class targets, complex."""
+    for name, a in (("x", x), ("y", y)):
+        if a.is_complex():
+            raise TypeError(f"{name} must be real (float or int), got dtype {a.dtype}")
+    if loss == "ce" and (y.is_floating_point() or y.dtype == torch.bool):
+        raise TypeError(f"loss='ce' needs integer class targets y (e.g. int64), got dtype "
+                        f"{y.dtype}; converting would truncate them (use y.long() yourself if "
+                        "the values are whole numbers, or loss='mse'/'bce' for real targets)")
+
+
+def _check_pair(data, name: str, loss=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A pair (x, y) of the same N, non-empty, of real dtypes and finite values."""
     x, y = (_to_tensor(a) for a in data)
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"{name}: x and y must be arrays with N examples along axis 0, got "
+                         f"x {tuple(x.shape)} and y {tuple(y.shape)}")
     if len(x) != len(y):
         raise ValueError(f"{name}: x and y must have the same number of examples N, got "
                          f"x {tuple(x.shape)} and y {tuple(y.shape)}")
     if len(x) == 0:
         raise ValueError(f"{name} is empty")
+    _check_dtypes(x, y, loss)
+    for part, a in (("x", x), ("y", y)):
+        if a.is_floating_point() and not bool(torch.isfinite(a).all()):
+            bad = int((~torch.isfinite(a)).sum())
+            raise ValueError(f"{name}: {part} must be finite; {bad} of its {a.numel()} values "
+                             "are NaN or infinite")
     return x, y
 
 
@@ -374,11 +419,12 @@ def _cycle(iterable) -> Iterator:
             raise ValueError("train is an empty iterable")
 
 
-def _batches_for(train, config: TrainConfig, gen: torch.Generator) -> tuple[Iterator, int]:
+def _batches_for(train, config: TrainConfig, gen: torch.Generator,
+                 loss=None) -> tuple[Iterator, int]:
     """The batch iterator for ``train`` and the number of steps to take."""
     steps = config.steps
     if _is_pair(train):
-        x, y = _check_pair(train, "train")
+        x, y = _check_pair(train, "train", loss)
         if config.epochs is not None:
             steps = config.epochs * math.ceil(len(x) / config.batch_size)
         return _shuffled_batches(x, y, config.batch_size, gen), steps
@@ -410,14 +456,51 @@ def _batches_for(train, config: TrainConfig, gen: torch.Generator) -> tuple[Iter
                     f"{type(train).__name__}")
 
 
-def _eval_batches(data, batch_size: int) -> Iterable:
+def _eval_batches(data, batch_size: int, loss=None, name: str = "data") -> Iterator:
+    """The batches of ``data``; more than ``MAX_EVAL_BATCHES`` of them is a ``ValueError``."""
     if _is_pair(data):
-        x, y = _check_pair(data, "val")
+        x, y = _check_pair(data, name, loss)
         return ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
-    if isinstance(data, Iterable):
-        return data
-    raise TypeError(f"data must be a pair (x, y) or an iterable of batches, got "
+    if isinstance(data, Iterable) and not isinstance(data, str | bytes):
+        if hasattr(data, "__len__") and len(data) > MAX_EVAL_BATCHES:
+            raise ValueError(f"{name} has {len(data)} batches, more than MAX_EVAL_BATCHES = "
+                             f"{MAX_EVAL_BATCHES}; evaluate on a subset")
+        return _bounded(data, name)
+    raise TypeError(f"{name} must be a pair (x, y) or an iterable of batches, got "
                     f"{type(data).__name__}")
+
+
+def _bounded(batches: Iterable, name: str) -> Iterator:
+    """``batches``, stopped with a ``ValueError`` at batch ``MAX_EVAL_BATCHES + 1`` (endless)."""
+    for k, batch in enumerate(batches):
+        if k == MAX_EVAL_BATCHES:
+            raise ValueError(f"{name} yielded more than MAX_EVAL_BATCHES = {MAX_EVAL_BATCHES} "
+                             "batches: is it endless (e.g. itertools.repeat or itertools.cycle)? "
+                             "Evaluation data must be finite")
+        yield batch
+
+
+def _check_val(val) -> None:
+    """``fit``'s ``val`` must be finite and re-readable: it is evaluated many times."""
+    if val is None or _is_pair(val):
+        return
+    if isinstance(val, Iterator):
+        raise ValueError(
+            f"val is an iterator ({type(val).__name__}): it can be read only once and may never "
+            "end (e.g. itertools.repeat); pass a pair (x, y) or a re-iterable with a len(), such "
+            "as a list of batches or a DataLoader")
+    if not isinstance(val, Iterable) or isinstance(val, str | bytes):
+        raise TypeError(f"val must be None, a pair (x, y) or a list/DataLoader of batches, got "
+                        f"{type(val).__name__}")
+    if not hasattr(val, "__len__"):
+        raise ValueError(f"val ({type(val).__name__}) has no len(): fit refuses evaluation data "
+                         "that may be endless; pass a pair (x, y), a list of batches or a "
+                         "DataLoader")
+    if len(val) > MAX_EVAL_BATCHES:
+        raise ValueError(f"val has {len(val)} batches, more than MAX_EVAL_BATCHES = "
+                         f"{MAX_EVAL_BATCHES}; evaluate on a subset")
+    if len(val) == 0:
+        raise ValueError("val has no batches")
 
 
 def _acc_dtype(device: torch.device) -> torch.dtype:
@@ -478,7 +561,8 @@ def evaluate(model: nn.Module, data, loss: str | Callable = "mse", batch_size: i
     """Mean loss (and metrics) of ``model`` on ``data``, in eval mode and without gradients.
 
     Args:
-        data: a pair ``(x, y)`` (cut into batches of ``batch_size``) or an iterable of batches.
+        data: a pair ``(x, y)`` (cut into batches of ``batch_size``) or a finite iterable of
+            batches (more than ``MAX_EVAL_BATCHES`` is refused: endless data would hang).
         loss: as in :func:`fit`.
         metrics: names from ``METRICS`` (``"accuracy"``, ``"mse"``, ``"mae"``) or
             ``{name: fn(output, y)}``.
@@ -491,6 +575,10 @@ def evaluate(model: nn.Module, data, loss: str | Callable = "mse", batch_size: i
         ``{"loss": ..., **metrics}``; batch values are averaged weighted by batch size N (by
         ``y.numel()`` with ``stateful``, so a shorter last window counts less).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    stateful = check_bool("stateful", stateful)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if stateful and _is_pair(data):
         raise ValueError("stateful=True needs data as an iterable of consecutive batches "
                          "(e.g. lstm_lib.data.bptt_batches), not a pair (x, y)")
@@ -507,7 +595,7 @@ def evaluate(model: nn.Module, data, loss: str | Callable = "mse", batch_size: i
     totals.update({k: torch.zeros((), dtype=acc, device=device) for k in fns})
     n, state = 0, None
     try:
-        for batch in _eval_batches(data, batch_size):
+        for batch in _eval_batches(data, batch_size, loss):
             x, y = _prepare(batch, device, dtype, loss)
             if stateful:
                 out, state = _forward_stateful(model, x, state)
@@ -534,11 +622,16 @@ def predict(model: nn.Module, x, batch_size: int = 256, *,
     ``x`` is an array or tensor (N, ...); floating inputs are cast to the model's dtype.
     ``device`` defaults to the device of the model's parameters.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if device is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
     device = torch.device(device)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     x = _to_tensor(x)
+    if x.ndim == 0:
+        raise ValueError(f"x must be an array (N, ...), got a scalar {x.item()!r}")
     if x.is_floating_point():
         x = x.to(_model_dtype(model))
     was_training = model.training
@@ -634,15 +727,33 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
     generators), so dropout inside the model repeats too; create the model after seeding yourself
     to make its initial weights repeatable as well.
 
+    Bad input (README "Bad input"): target dtypes are checked before any conversion (float
+    targets with ``loss="ce"`` are a ``TypeError``, not truncated); a pair ``train``/``val``
+    with NaN or inf values is refused before the first step; ``val`` must be finite data that
+    can be read again (a pair, a list, a DataLoader: at most ``MAX_EVAL_BATCHES`` batches; an
+    iterator such as ``itertools.repeat(batch)`` is refused at once instead of hanging);
+    ``stateful`` and ``config.progress`` must be bools.
+
     Raises:
-        FloatingPointError: if the training loss becomes NaN or infinite.
+        FloatingPointError: at the first step whose loss or gradient norm is NaN or infinite,
+            *before* its optimizer step: the model keeps the weights of the previous step (its
+            buffers, e.g. BatchNorm statistics, are restored too), so a run that diverges never
+            leaves NaN weights behind. The error's ``history`` attribute holds the steps taken.
     """
     config = TrainConfig() if config is None else config
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if isinstance(loss, str) and loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
+    if not isinstance(loss, str) and not callable(loss):
+        raise TypeError(f"loss must be one of {LOSSES} or a callable, got {type(loss).__name__}")
+    stateful = check_bool("stateful", stateful)
     metric_fns = _resolve_metrics(metrics)
+    _check_val(val)
+    if _is_pair(val):
+        _check_pair(val, "val", loss)
     if stateful and (_is_pair(train) or (callable(train) and not isinstance(train, Iterable))):
         raise ValueError("stateful=True needs train as an iterable of consecutive batches "
                          "(e.g. lstm_lib.data.bptt_batches(ids, N, L)), not a pair (x, y) or a "
@@ -676,7 +787,7 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
             steps = config.epochs * len(train)
         batches = _passes(train)
     else:
-        batches, steps = _batches_for(train, config, gen)
+        batches, steps = _batches_for(train, config, gen, loss)
     state = None
     dtype = _model_dtype(model)
     acc = _acc_dtype(device)
@@ -695,14 +806,8 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
             return
         losses = torch.stack(buf_loss).tolist()  # one host copy for the whole chunk
         norms = torch.stack(buf_norm).tolist()
-        first = len(history.train_loss) + 1
         buf_loss.clear()
         buf_norm.clear()
-        for k, v in enumerate(losses):
-            if not math.isfinite(v):
-                raise FloatingPointError(
-                    f"the training loss is {v} at step {first + k}; try a lower lr or "
-                    f"clip_norm > 0 (lr={config.lr}, clip_norm={config.clip_norm})")
         history.train_loss.extend(losses)
         history.grad_norm.extend(norms)
         if bar is not None:
@@ -717,6 +822,7 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
                 state = None if new_pass else state
             x, y = _prepare(batch, device, dtype, loss)
             opt.zero_grad(set_to_none=True)
+            buffers = [b.detach().clone() for b in model.buffers()]  # forward may change them
             if stateful:
                 output, state = _forward_stateful(model, x, state)  # the truncation: detached
             else:
@@ -731,6 +837,24 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
                 norm = _global_norm(params)
                 if config.clip_value > 0:
                     torch.nn.utils.clip_grad_value_(params, config.clip_value)
+            # One host sync per step: a non-finite loss or gradient must stop the run *before*
+            # the optimizer step writes NaN into the weights (and into Adam's moments).
+            if not bool(torch.isfinite(batch_loss.detach()) & torch.isfinite(norm)):
+                for b, saved in zip(model.buffers(), buffers, strict=True):
+                    b.copy_(saved)  # e.g. BatchNorm's running statistics of the bad batch
+                opt.zero_grad(set_to_none=True)
+                flush()
+                what, value = (("loss", batch_loss.detach())
+                               if not torch.isfinite(batch_loss.detach())
+                               else ("gradient norm", norm.detach()))
+                err = FloatingPointError(
+                    f"the training {what} is {float(value)} at step {step}; stopped before its "
+                    f"optimizer step, so the model keeps the weights it had after step "
+                    f"{step - 1} (the history so far is this error's .history). Check the "
+                    f"data for NaN/inf, or try a lower lr or clip_norm > 0 (lr={config.lr}, "
+                    f"clip_norm={config.clip_norm})")
+                err.history = history
+                raise err
             history.lr.append(float(opt.param_groups[0]["lr"]))
             opt.step()
             if sched is not None:
