@@ -5,6 +5,7 @@ Layers, same constructor, forward, outputs, parameter names and state_dict as to
     lnn.RNN, lnn.LSTM, lnn.GRU             # drop-ins for torch.nn.RNN / LSTM / GRU
     lnn.PeepholeLSTM, lnn.CIFG             # lnn.LSTM's interface, other equations
     lnn.MinGRU, lnn.MinLSTM                # lnn.GRU's interface, gates from x_t only, scan=
+    lnn.SLSTM                              # xLSTM's sLSTM, one head; state (h, c, n, m)
 
 Cells, drop-ins for torch.nn.*Cell::
 
@@ -35,9 +36,10 @@ from lstm_lib.nn.fused import fast_path_enabled as fast_path_enabled
 from lstm_lib.nn.layers import CIFG, GRU, LSTM, RNN, PeepholeLSTM
 from lstm_lib.nn.minimal import MinGRU, MinLSTM
 from lstm_lib.nn.reference_params import from_reference_params, to_reference_params
+from lstm_lib.nn.slstm import SLSTM
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG", "MinGRU", "MinLSTM",
+    "RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG", "MinGRU", "MinLSTM", "SLSTM",
     "RNNCell", "LSTMCell", "GRUCell", "PeepholeLSTMCell", "CIFGCell",
     "VARIANTS", "to_reference_params", "from_reference_params",
 ]

@@ -44,12 +44,26 @@ from lstm_lib.reference.lstm import (
     peephole_step_backward,
     peephole_step_forward,
 )
+from lstm_lib.reference.minimal import (
+    MinGRUCell,
+    MinLSTMCell,
+    mingru_step_backward,
+    mingru_step_forward,
+    minlstm_step_backward,
+    minlstm_step_forward,
+)
 from lstm_lib.reference.rnn import (
     RNNCell,
     rnn_backward,
     rnn_forward,
     rnn_step_backward,
     rnn_step_forward,
+)
+from lstm_lib.reference.slstm import (
+    SLSTMCell,
+    slstm_step_backward,
+    slstm_step_forward,
+    slstm_unstabilised_forward,
 )
 
 __all__ = [
@@ -60,8 +74,11 @@ __all__ = [
     "GRUCell",
     "GradcheckReport",
     "LSTMCell",
+    "MinGRUCell",
+    "MinLSTMCell",
     "PeepholeLSTMCell",
     "RNNCell",
+    "SLSTMCell",
     "cifg_step_backward",
     "cifg_step_forward",
     "gradcheck",
@@ -74,6 +91,10 @@ __all__ = [
     "lstm_step_backward",
     "lstm_step_forward",
     "make_cell",
+    "mingru_step_backward",
+    "mingru_step_forward",
+    "minlstm_step_backward",
+    "minlstm_step_forward",
     "peephole_step_backward",
     "peephole_step_forward",
     "relative_error",
@@ -82,4 +103,7 @@ __all__ = [
     "rnn_step_backward",
     "rnn_step_forward",
     "sigmoid",
+    "slstm_step_backward",
+    "slstm_step_forward",
+    "slstm_unstabilised_forward",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from lstm_lib.reference._cell import Cell
 from lstm_lib.reference.gru import GRUCell
 from lstm_lib.reference.lstm import CIFGCell, LSTMCell, PeepholeLSTMCell
+from lstm_lib.reference.minimal import MinGRUCell, MinLSTMCell
 from lstm_lib.reference.rnn import RNNCell
+from lstm_lib.reference.slstm import SLSTMCell
 
 CELL_KINDS: dict[str, type[Cell]] = {
     "rnn": RNNCell,
@@ -13,6 +15,9 @@ CELL_KINDS: dict[str, type[Cell]] = {
     "peephole": PeepholeLSTMCell,
     "cifg": CIFGCell,
     "gru": GRUCell,
+    "mingru": MinGRUCell,
+    "minlstm": MinLSTMCell,
+    "slstm": SLSTMCell,
 }
 
 
@@ -31,7 +36,7 @@ def make_cell(kind: str, input_size: int, hidden_size: int, rng=None, **options)
         hs, cache = cell.forward(xs)               # xs (T, N, 3) -> hs (T, N, 4)
         grads, dxs = cell.backward(dhs, cache)     # grads: dW, dU, db as params' keys
     """
-    if kind not in CELL_KINDS:
+    if not isinstance(kind, str) or kind not in CELL_KINDS:
         raise ValueError(f"unknown cell kind: expected one of {list(CELL_KINDS)}, got {kind!r}")
     cls = CELL_KINDS[kind]
     allowed = {"reset_after"} if cls is GRUCell else set()

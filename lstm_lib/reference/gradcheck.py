@@ -31,7 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_lib.reference._cell import Cell
-from lstm_lib.reference._common import check_sequence
+from lstm_lib.reference._common import (
+    as_float_array,
+    as_generator,
+    check_positive_number,
+    check_sequence,
+)
 
 _TINY = 1e-4
 
@@ -69,9 +74,22 @@ def relative_error(analytic, numeric, tiny: float = _TINY) -> np.ndarray:
 
     ``tiny`` stops entries that are zero up to rounding from counting as 100 % errors: below it
     the error is in effect absolute, |a - n| / tiny (see the module docstring).
+
+    Shapes: ``analytic`` and ``numeric`` must have the same shape (no broadcasting); returns an
+    array of that shape. An entry where either is NaN or inf has error ``inf``: unlike the rest
+    of ``lstm_lib.reference``, which refuses non-finite input, this function exists to measure
+    gradients that may be broken, so it reports them as infinitely wrong instead of raising.
     """
-    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
-    return np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), tiny)
+    analytic, numeric = as_float_array(analytic, "analytic"), as_float_array(numeric, "numeric")
+    if analytic.shape != numeric.shape:
+        raise ValueError(f"analytic and numeric must have the same shape (no broadcasting): "
+                         f"got {analytic.shape} and {numeric.shape}")
+    tiny = check_positive_number(tiny, "tiny")
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), tiny)
+    # a gradient that is NaN or inf is infinitely wrong: reported, not refused (this is the
+    # tool that measures broken gradients)
+    return np.where(np.isfinite(analytic) & np.isfinite(numeric), err, np.inf)
 
 
 def gradcheck_report(cell: Cell, xs, state0=None, *, eps: float = 1e-4, order: int = 4,
@@ -94,19 +112,22 @@ def gradcheck_report(cell: Cell, xs, state0=None, *, eps: float = 1e-4, order: i
     Returns:
         A :class:`GradcheckReport`; ``.worst`` is the number :func:`gradcheck` returns.
     """
-    if order not in (2, 4):
+    if not isinstance(cell, Cell):
+        raise TypeError(f"cell must be a lstm_lib.reference cell (see make_cell), got "
+                        f"{type(cell).__name__}")
+    if isinstance(order, bool) or order not in (2, 4):
         raise ValueError(f"order must be 2 or 4: expected 2 or 4, got {order!r}")
-    if not eps > 0:
-        raise ValueError(f"eps must be positive: expected eps > 0, got {eps!r}")
+    eps = check_positive_number(eps, "eps")
+    tiny = check_positive_number(tiny, "tiny")
     xs = check_sequence(xs, cell.input_size).copy()
     T, N, _ = xs.shape
     H = cell.hidden_size
     state0 = cell._state_tuple(state0, N, ("h0", "c0"), "state0")
     dstate_T = cell._state_tuple(dstate_T, N, ("dh_T", "dc_T"), "dstate_T")
     if dhs is None:
-        dhs = np.random.default_rng(rng).standard_normal((T, N, H))
+        dhs = as_generator(rng).standard_normal((T, N, H))
 
-    names = ("h0", "c0")[:len(state0)]
+    names = ("h0", "c0", "n0", "m0")[:len(state0)]  # the sLSTM's state has four arrays
     hs, cache = cell.forward(xs, cell._pack_state(state0))
     grads, dxs, dstate0 = cell.backward(dhs, cache, dstate_T=cell._pack_state(dstate_T),
                                         return_dstate0=True)
@@ -120,7 +141,8 @@ def gradcheck_report(cell: Cell, xs, state0=None, *, eps: float = 1e-4, order: i
 
     def run():  # hs and the final state, with whatever is currently perturbed
         _, c = probe.forward(inputs["xs"], probe._pack_state(tuple(inputs[k] for k in names)))
-        return c.hs, ((c.hs[-1],) if c.cs is None else (c.hs[-1], c.cs[-1]))
+        final = c.state_T
+        return c.hs, (final if isinstance(final, tuple) else (final,))
 
     def delta(arr, k, s):  # L(θ + s e_k) - L(θ - s e_k), perturbing arr in place and restoring
         old = arr[k]
