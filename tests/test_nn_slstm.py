@@ -129,7 +129,7 @@ def test_bad_input_raises_like_torch():
     zeros = torch.zeros(1, 1, 3)
     with pytest.raises(ValueError, match=r"hx must be the tuple \(h_0, c_0, n_0, m_0\)"):
         layer(torch.zeros(5, 1, 2), (zeros, zeros))
-    with pytest.raises(RuntimeError, match=r"Expected hidden\[2\] size \(1, 1, 3\), got \[1, 2, 3\]"):
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[2\] size \(1, 1, 3\), got \[1, 2, "):
         layer(torch.zeros(5, 1, 2), (zeros, zeros, torch.zeros(1, 2, 3), zeros))
     with pytest.raises(ValueError, match="hidden_size must be greater than zero"):
         lnn.SLSTM(2, 0)
