@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lstm_lib._checks import check_bool, check_int, check_real
+
 __all__ = ["KINDS", "READOUTS", "SequenceModel", "Conv1dLSTM", "DenseBaseline",
            "recurrent_layer", "count_parameters"]
 
@@ -39,6 +41,7 @@ _LAYERS = {
 }
 KINDS = tuple(_LAYERS)
 READOUTS = ("last", "all", "mean")
+_BOOL_KWARGS = ("bias", "batch_first", "bidirectional")
 
 
 def _check_kind(kind: str) -> None:
@@ -53,6 +56,9 @@ def recurrent_layer(kind: str, input_size: int, hidden_size: int, **kwargs) -> n
     batch_first=True)``; ``"torch-lstm"`` gives ``torch.nn.LSTM``.
     """
     _check_kind(kind)
+    for flag in _BOOL_KWARGS:  # bias="no" would be truthy inside the layer
+        if flag in kwargs:
+            check_bool(flag, kwargs[flag])
     module, name = _LAYERS[kind]
     try:
         cls = getattr(importlib.import_module(module), name)
@@ -123,10 +129,14 @@ class SequenceModel(nn.Module):
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
         _check_positive(input_size=input_size, hidden_size=hidden_size,
                         output_size=output_size, num_layers=num_layers)
-        if not 0.0 <= dropout < 1.0:
+        bidirectional = check_bool("bidirectional", bidirectional)
+        dropout = check_real("dropout", dropout, minimum=0.0)
+        if not dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if embedding is not None:
             _check_positive(embedding=embedding)
+            if pad_id is not None:
+                check_int("pad_id", pad_id, minimum=0, maximum=embedding - 1)
         if pad_id is not None and embedding is None:
             raise ValueError("pad_id needs embedding= (token-id inputs); got pad_id="
                              f"{pad_id!r} with embedding=None")
@@ -146,10 +156,18 @@ class SequenceModel(nn.Module):
 
     def forward(self, x: torch.Tensor, state=None, *, lengths=None, return_state: bool = False,
                 return_gates: bool = False):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        check_bool("return_state", return_state)
+        check_bool("return_gates", return_gates)
         if self.embedding is not None:
-            if x.ndim != 2 or x.is_floating_point():
-                raise ValueError(f"with embedding={self.embedding.num_embeddings}, x must be "
+            V = self.embedding.num_embeddings
+            if x.ndim != 2 or x.is_floating_point() or x.dtype == torch.bool:
+                raise ValueError(f"with embedding={V}, x must be "
                                  f"integer token ids (N, T); got {tuple(x.shape)} {x.dtype}")
+            if x.numel() and bool((x < 0).any() | (x >= V).any()):  # else a bare IndexError
+                raise ValueError(f"x must hold token ids in [0, V) = [0, {V}); got values in "
+                                 f"[{int(x.min())}, {int(x.max())}]")
             if lengths is None and self.pad_id is not None:
                 lengths = (x != self.pad_id).sum(1).clamp(min=1)  # (N,) right padding
             x = self.embedding(x)  # (N, T, D)
@@ -158,10 +176,17 @@ class SequenceModel(nn.Module):
             raise ValueError(f"x must be (N, T, D) with D = input_size = {self.input_size}; "
                              f"got {tuple(x.shape)}{hint}")
         if lengths is not None:
-            lengths = torch.as_tensor(lengths).to(x.device).long()
+            lengths = torch.as_tensor(lengths)
+            if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+                raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
+            lengths = lengths.to(x.device).long()
             if lengths.shape != (x.shape[0],):
                 raise ValueError(f"lengths must have shape (N,) = ({x.shape[0]},), got "
                                  f"{tuple(lengths.shape)}")
+            T = x.shape[1]
+            if lengths.numel() and bool((lengths < 1).any() | (lengths > T).any()):
+                raise ValueError(f"lengths must lie in [1, T] = [1, {T}], got values in "
+                                 f"[{int(lengths.min())}, {int(lengths.max())}]")
         # A forward layer is causal: its outputs up to each row's length do not depend on the
         # padding after it, so the layer needs the lengths only for the final state, the reverse
         # direction or the gate recording; otherwise it runs on the padded batch (the fused fast
@@ -271,6 +296,9 @@ class DenseBaseline(nn.Module):
                  hidden_sizes: Sequence[int] = (64,), dropout: float = 0.0):
         super().__init__()
         _check_positive(window=window, input_size=input_size, output_size=output_size)
+        dropout = check_real("dropout", dropout, minimum=0.0)
+        if not dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.window, self.input_size = window, input_size
         layers: list[nn.Module] = []
         width = window * input_size
@@ -292,4 +320,7 @@ class DenseBaseline(nn.Module):
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of scalar parameters; all of them with ``trainable_only=False``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    trainable_only = check_bool("trainable_only", trainable_only)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
