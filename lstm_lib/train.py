@@ -917,12 +917,22 @@ def save_checkpoint(path: str | Path, model: nn.Module,
     config are dicts of lists/numbers/strings (``extra``, e.g. the model's constructor arguments,
     must be such plain data too), so :func:`load_checkpoint` can read it with
     ``torch.load(weights_only=True)``.
+
+    The write is atomic: the checkpoint goes to a temporary file in the same directory, is
+    flushed to disk and then renamed over ``path`` (``os.replace``), so an interrupted save
+    never leaves a truncated file and never destroys an earlier checkpoint at ``path``.
+    Missing parent directories are created.
     """
     from lstm_lib import __version__
 
+    if not isinstance(path, str | os.PathLike) or str(path) == "":
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}")
     path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"path {path} is a directory; give a file name, e.g. "
+                                f"{path / 'checkpoint.pt'}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     payload = {
         "format": _CHECKPOINT_FORMAT,
         "lstm_lib_version": __version__,
@@ -934,8 +944,25 @@ def save_checkpoint(path: str | Path, model: nn.Module,
         "extra": dict(extra) if extra is not None else None,
     }
     _check_plain(payload, "checkpoint")
-    torch.save(payload, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_torch_save(payload, path)
     return path
+
+
+def _atomic_torch_save(payload: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then ``os.replace``."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 _PLAIN = (str, int, float, bool, type(None), torch.Tensor, torch.dtype, torch.Size)
@@ -956,6 +983,84 @@ def _check_plain(obj, where: str) -> None:
                         "load_checkpoint can read it with weights_only=True")
 
 
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint dict at ``path``; every failure is an error that names the file."""
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise IsADirectoryError(f"checkpoint {path} is not a file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {path} is empty (0 bytes): the save did not complete")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise pickle.UnpicklingError(
+            f"refusing to load {path}: it is not a plain-data lstm_lib checkpoint "
+            f"(torch.load with weights_only=True failed: {err})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError,
+            UnicodeDecodeError) as err:  # what torch.load raises on truncated/corrupt bytes
+        raise ValueError(f"checkpoint {path} is truncated or corrupt (torch.load failed: "
+                         f"{type(err).__name__}: {err})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an lstm_lib checkpoint (expected format "
+                         f"{_CHECKPOINT_FORMAT!r})")
+    return ckpt
+
+
+def _check_model_state(path: Path, state: Any, model: nn.Module) -> None:
+    """The saved state_dict has exactly the model's keys, shapes and dtypes, all finite."""
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor)
+                                                 for v in state.values()):
+        raise ValueError(f"checkpoint {path}: 'model' must be a state_dict of tensors")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"checkpoint {path} does not match the model (was it saved from "
+                         f"another architecture or size?): missing keys {missing}, "
+                         f"unexpected keys {unexpected}")
+    for k, want in expected.items():
+        got = state[k]
+        if got.shape != want.shape:
+            raise ValueError(f"checkpoint {path}: {k} has shape {tuple(got.shape)}, the model "
+                             f"expects {tuple(want.shape)}")
+        if got.dtype != want.dtype:
+            raise ValueError(f"checkpoint {path}: {k} has dtype {got.dtype}, the model has "
+                             f"{want.dtype} (convert the model first, e.g. model.to({got.dtype}))")
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise ValueError(f"checkpoint {path}: {k} holds NaN or inf values")
+
+
+def _check_optimizer_state(path: Path, state: Any, optimizer: torch.optim.Optimizer) -> None:
+    """The saved optimizer state fits ``optimizer``: groups, parameter counts, state shapes."""
+    if state is None:
+        raise ValueError(f"{path} holds no optimizer state")
+    if not isinstance(state, Mapping) or not isinstance(state.get("param_groups"), list) \
+            or not isinstance(state.get("state"), Mapping):
+        raise ValueError(f"checkpoint {path}: 'optimizer' is not an optimizer state_dict")
+    groups = optimizer.param_groups
+    saved = state["param_groups"]
+    if len(saved) != len(groups) or any(
+            not isinstance(s, Mapping) or len(s.get("params", ())) != len(g["params"])
+            for s, g in zip(saved, groups, strict=False)):
+        raise ValueError(
+            f"checkpoint {path}: the optimizer state has parameter groups of sizes "
+            f"{[len(s.get('params', ())) if isinstance(s, Mapping) else '?' for s in saved]}, "
+            f"the optimizer {[len(g['params']) for g in groups]}")
+    params = {}
+    for s, g in zip(saved, groups, strict=True):
+        params.update(zip(s["params"], g["params"], strict=True))
+    for pid, entry in state["state"].items():
+        if pid not in params or not isinstance(entry, Mapping):
+            raise ValueError(f"checkpoint {path}: optimizer state for unknown parameter {pid!r}")
+        p = params[pid]
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != p.shape:
+                raise ValueError(f"checkpoint {path}: optimizer state {name!r} of parameter "
+                                 f"{pid} has shape {tuple(value.shape)}, the parameter "
+                                 f"{tuple(p.shape)}")
+
+
 def load_checkpoint(path: str | Path, model: nn.Module,
                     optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
     """Load weights (and optimizer state) saved by :func:`save_checkpoint` into ``model``.
@@ -963,26 +1068,55 @@ def load_checkpoint(path: str | Path, model: nn.Module,
     The file is read with ``torch.load(weights_only=True)``: a file that would need to unpickle
     arbitrary objects (and so could run code) is refused with ``pickle.UnpicklingError``.
 
+    Atomic: everything is checked before ``model`` or ``optimizer`` is touched -- the file
+    (exists, non-empty, a readable checkpoint), its history and config, and every tensor (the
+    model's exact keys, shapes and dtypes, finite values; the optimizer's groups and state
+    shapes). If anything is wrong, an error names the file and the model and optimizer are
+    left exactly as they were.
+
     Returns:
         the checkpoint dict; ``"history"`` is a :class:`History` (or ``None``), ``"config"`` a
         :class:`TrainConfig` (or ``None``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: an empty, truncated or corrupt file, another format, a config or history
+            that does not parse, or tensors that do not match ``model`` / ``optimizer``.
+        pickle.UnpicklingError: the file holds objects other than plain data.
     """
+    if not isinstance(path, str | os.PathLike) or str(path) == "":
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    path = Path(path)
+    ckpt = _read_checkpoint(path)
+    # 1. everything that can fail is checked first ...
+    history = config = None
     try:
-        ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise pickle.UnpicklingError(
-            f"refusing to load {path}: it is not a plain-data lstm_lib checkpoint "
-            f"(torch.load with weights_only=True failed: {err})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an lstm_lib checkpoint (expected format "
-                         f"{_CHECKPOINT_FORMAT!r})")
-    model.load_state_dict(ckpt["model"])
+        if ckpt.get("history") is not None:
+            history = History.from_dict(ckpt["history"])
+        if ckpt.get("config") is not None:
+            config = TrainConfig(**ckpt["config"])
+    except (TypeError, ValueError, AttributeError) as err:
+        raise ValueError(f"checkpoint {path}: its history or config does not parse "
+                         f"({type(err).__name__}: {err})") from None
+    _check_model_state(path, ckpt.get("model"), model)
     if optimizer is not None:
-        if ckpt.get("optimizer") is None:
-            raise ValueError(f"{path} holds no optimizer state")
-        optimizer.load_state_dict(ckpt["optimizer"])
-    if ckpt.get("history") is not None:
-        ckpt["history"] = History.from_dict(ckpt["history"])
-    if ckpt.get("config") is not None:
-        ckpt["config"] = TrainConfig(**ckpt["config"])
+        _check_optimizer_state(path, ckpt.get("optimizer"), optimizer)
+    # 2. ... then the model and optimizer change, and are restored if torch still objects.
+    import copy
+
+    model_before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    optimizer_before = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
+    try:
+        model.load_state_dict(ckpt["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(ckpt["optimizer"])
+    except Exception as err:
+        model.load_state_dict(model_before)
+        if optimizer is not None:
+            optimizer.load_state_dict(optimizer_before)
+        raise ValueError(f"checkpoint {path} could not be loaded into the model; nothing was "
+                         f"changed ({type(err).__name__}: {err})") from err
+    ckpt["history"], ckpt["config"] = history, config
     return ckpt
