@@ -32,12 +32,15 @@ import numbers
 import torch
 from torch import nn
 
+from lstm_lib._checks import check_int
+
 __all__ = ["temperature_softmax", "sample", "greedy", "SampleRecorder"]
 
 
 def _check_temperature(temperature: float) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        raise ValueError(f"temperature must be a positive number, got "
+                         f"{type(temperature).__name__} {temperature!r}")
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r} "
                          "(use greedy() for the temperature -> 0 limit)")
@@ -55,24 +58,57 @@ def temperature_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch
         probabilities of the same shape, summing to 1 over the last axis.
 
     Raises:
-        ValueError: ``temperature`` is not a finite number > 0.
+        TypeError: ``logits`` is not a floating-point tensor.
+        ValueError: ``temperature`` is not a finite number > 0; ``logits`` is empty, holds NaN
+            or +inf, or a row with no finite entry (-inf alone is fine: a masked choice).
     """
     t = _check_temperature(temperature)
+    _check_logits(logits, "logits")
     # float64: with a small τ, logits / τ can exceed float32's exp range before the max shift
     return torch.softmax(logits.double() / t, dim=-1)
 
 
+def _check_logits(logits, name: str) -> None:
+    """A float tensor (..., V), V >= 1, no NaN or +inf, every row with a finite entry."""
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        what = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise TypeError(f"{name} must be a floating-point torch.Tensor (..., V), got {what}")
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"{name} must have shape (..., V) with V >= 1, got "
+                         f"{tuple(logits.shape)}")
+    if bool(torch.isnan(logits).any() | torch.isposinf(logits).any()):
+        raise ValueError(f"{name} must not hold NaN or +inf (a diverged model?); got "
+                         f"{int(torch.isnan(logits).sum())} NaN and "
+                         f"{int(torch.isposinf(logits).sum())} +inf of {logits.numel()}")
+    if not bool(torch.isfinite(logits).any(dim=-1).all()):
+        raise ValueError(f"{name}: every row needs a finite entry; a row of -inf has no "
+                         "distribution")
+
+
+def _check_vocab(vocab) -> None:
+    if not (callable(getattr(vocab, "encode", None)) and callable(getattr(vocab, "decode", None))):
+        raise TypeError(f"vocab must have encode(str) and decode(ids) (e.g. "
+                        f"lstm_lib.data.CharVocab), got {type(vocab).__name__}")
+
+
 def _encode_prime(vocab, prime: str, length: int) -> torch.Tensor:
+    _check_vocab(vocab)
     if not isinstance(prime, str) or len(prime) == 0:
         raise ValueError(f"prime must be a non-empty string (the model needs at least one "
                          f"input), got {prime!r}")
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise ValueError(f"length must be an int >= 0, got {length!r}")
-    return torch.as_tensor(vocab.encode(prime), dtype=torch.int64)[None]  # (1, len(prime))
+    try:
+        ids = vocab.encode(prime)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"prime {prime!r} cannot be encoded by the vocab: {err}") from None
+    return torch.as_tensor(ids, dtype=torch.int64)[None]  # (1, len(prime))
 
 
 @torch.no_grad()
 def _generate(model: nn.Module, vocab, prime: str, length: int, pick) -> str:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     x = _encode_prime(vocab, prime, length)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
@@ -81,7 +117,8 @@ def _generate(model: nn.Module, vocab, prime: str, length: int, pick) -> str:
     out: list[int] = []
     try:
         logits, state = model(x.to(device), None, return_state=True)  # (1, T, V)
-        for _ in range(length):
+        for k in range(length):
+            _check_logits(logits[0, -1], f"the model's logits before character {k + 1}")
             nxt = pick(logits[0, -1])  # an int id
             out.append(nxt)
             x_t = torch.tensor([[nxt]], dtype=torch.int64, device=device)  # (1, 1)
@@ -109,10 +146,13 @@ def sample(model: nn.Module, vocab, prime: str, length: int, temperature: float 
         the ``length`` generated characters (without the prime).
 
     Raises:
-        ValueError: bad ``temperature``, empty ``prime`` or negative ``length``.
+        ValueError: bad ``temperature``, empty ``prime``, negative ``length``, a prime the
+            vocab cannot encode, or logits with NaN/+inf from the model (a diverged model).
+        TypeError: ``seed`` not an int, ``model`` not a module, ``vocab`` without
+            encode/decode.
     """
     t = _check_temperature(temperature)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0, maximum=2**63 - 1))
 
     def pick(z: torch.Tensor) -> int:  # z: (V,) logits of the last step
         p = temperature_softmax(z.cpu(), t)
@@ -146,10 +186,14 @@ class SampleRecorder:
                  seed: int = 0):
         _encode_prime(vocab, prime, length)
         _check_temperature(temperature)
-        steps = sorted(set(at))
-        if not steps or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
-                            for s in steps):
+        check_int("seed", seed, minimum=0, maximum=2**63 - 1)
+        if isinstance(at, str) or not hasattr(at, "__iter__"):
+            raise TypeError(f"at must be a collection of steps (ints >= 0), e.g. [0, 100, 500], "
+                            f"got {type(at).__name__} {at!r}")
+        at = list(at)
+        if not at or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in at):
             raise ValueError(f"at must be a non-empty collection of ints >= 0, got {at!r}")
+        steps = sorted(set(at))
         self.vocab, self.prime, self.at = vocab, prime, frozenset(steps)
         self.length, self.temperature, self.seed = length, temperature, seed
         self.samples: dict[int, str] = {}
