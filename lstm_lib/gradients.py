@@ -46,6 +46,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lstm_lib._checks import check_bool, check_int, check_real, finite_array
+
 __all__ = [
     "NONLINEARITIES",
     "PascanuBound",
@@ -86,7 +88,11 @@ def _phi(a: np.ndarray, nonlinearity: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_square(U, name: str = "U") -> np.ndarray:
-    U = np.asarray(U, dtype=np.float64)
+    try:
+        U = np.asarray(U, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a square matrix of numbers (H, H), got "
+                        f"{type(U).__name__}") from None
     if U.ndim != 2 or U.shape[0] != U.shape[1]:
         raise ValueError(f"{name} must be a square matrix (H, H), got shape {U.shape}")
     if U.shape[0] == 0:
@@ -97,7 +103,7 @@ def _check_square(U, name: str = "U") -> np.ndarray:
 
 
 def _check_ord(ord: str) -> None:
-    if ord not in _ORDS:
+    if not isinstance(ord, str) or ord not in _ORDS:
         raise ValueError(f"ord must be one of {_ORDS}, got {ord!r}")
 
 
@@ -138,7 +144,7 @@ def set_spectral_radius(U, rho: float) -> np.ndarray:
 
 def derivative_bound(nonlinearity: str) -> float:
     """γ = sup_a |φ'(a)|: 1 for ``"tanh"``, ``"relu"``, ``"identity"``; 1/4 for ``"sigmoid"``."""
-    if nonlinearity not in _GAMMA:
+    if not isinstance(nonlinearity, str) or nonlinearity not in _GAMMA:
         raise ValueError(f"nonlinearity must be one of {tuple(_GAMMA)}, got {nonlinearity!r}")
     return _GAMMA[nonlinearity]
 
@@ -178,7 +184,7 @@ def matrix_norms(J: np.ndarray, ord: str = "spectral") -> np.ndarray:
     Returns an array of shape J.shape[:-2].
     """
     _check_ord(ord)
-    J = np.asarray(J, dtype=np.float64)
+    J = finite_array("J", J)  # the SVD of a NaN matrix fails with a bare LinAlgError
     if J.ndim < 2:
         raise ValueError(f"J must be a stack of matrices (..., M, K), got shape {J.shape}")
     if ord == "fro":
@@ -188,6 +194,7 @@ def matrix_norms(J: np.ndarray, ord: str = "spectral") -> np.ndarray:
 
 def lags_of(T: int) -> np.ndarray:
     """The lags T - k of the states s_k, k = 0 .. T-1, in that order: (T,) = T, T-1, ..., 1."""
+    T = check_int("T", T, minimum=1)
     return T - np.arange(T)
 
 
@@ -195,7 +202,7 @@ def lags_of(T: int) -> np.ndarray:
 
 def _as_sequence(xs, D: int) -> tuple[np.ndarray, bool]:
     """xs as (T, N, D) float64; also whether it was a single sequence (T, D)."""
-    xs = np.asarray(xs, dtype=np.float64)
+    xs = finite_array("xs", xs)
     single = xs.ndim == 2
     if single:
         xs = xs[:, None, :]
@@ -290,7 +297,7 @@ def _state_jacobians(cell, xs, state0, of: str) -> np.ndarray:
         parts = tuple(state0) if cell.has_cell_state else (state0,)
         repeated = []
         for name, s in zip(("h0", "c0"), parts, strict=False):
-            s = np.asarray(s, dtype=np.float64)
+            s = finite_array(name, s)
             if s.shape != (N, H):
                 raise ValueError(f"{name} must be (N, H) = {(N, H)}, got shape {s.shape}")
             repeated.append(np.repeat(s, H, axis=0))
@@ -338,11 +345,11 @@ def rnn_jacobian_product(U, hs, t: int, k: int) -> np.ndarray:
         if k = t.
     """
     U = _check_square(U)
-    hs = np.asarray(hs, dtype=np.float64)
+    hs = finite_array("hs", hs)
     if hs.ndim != 2 or hs.shape[1] != U.shape[0]:
         raise ValueError(f"hs must be (T+1, H) with H = {U.shape[0]}, got shape {hs.shape}")
-    if not (isinstance(t, int | np.integer) and isinstance(k, int | np.integer)
-            and 0 <= k <= t < len(hs)):
+    t, k = check_int("t", t), check_int("k", k)
+    if not 0 <= k <= t < len(hs):
         raise ValueError(f"need integers 0 <= k <= t <= T = {len(hs) - 1}, got t={t!r}, k={k!r}")
     P = np.eye(U.shape[0])
     for j in range(t, k, -1):  # j = t, t-1, ..., k+1: each new factor goes on the right
@@ -371,15 +378,17 @@ def rnn_hidden_jacobian_norms(U, W, b, xs, *, nonlinearity: str = "tanh", h0=Non
     _check_ord(ord)
     U = _check_square(U)
     H = U.shape[0]
-    W = np.asarray(W, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    W = finite_array("W", W)
+    b = finite_array("b", b)
+    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
     if W.ndim != 2 or W.shape[0] != H:
         raise ValueError(f"W must be (H, D) with H = {H}, got shape {W.shape}")
     if b.shape != (H,):
         raise ValueError(f"b must be (H,) = ({H},), got shape {b.shape}")
     xs, single = _as_sequence(xs, W.shape[1])
     T, N, _ = xs.shape
-    h = np.zeros((N, H)) if h0 is None else np.asarray(h0, dtype=np.float64)
+    h = np.zeros((N, H)) if h0 is None else finite_array("h0", h0)
     if h.shape != (N, H):
         raise ValueError(f"h0 must be (N, H) = {(N, H)}, got {h.shape}")
     dphis = np.empty((T, N, H))
@@ -428,6 +437,9 @@ def sequence_gradient_norms(layer, x, *, ord: str = "fro") -> np.ndarray:
     import torch
 
     _check_ord(ord)
+    if not isinstance(layer, torch.nn.Module):
+        raise TypeError(f"layer must be a torch.nn.Module (a recurrent layer), got "
+                        f"{type(layer).__name__}")
     if getattr(layer, "bidirectional", False):
         raise ValueError("sequence_gradient_norms needs a unidirectional layer: the backward "
                          "direction's output at the last step has seen only x_T")
@@ -440,6 +452,10 @@ def sequence_gradient_norms(layer, x, *, ord: str = "fro") -> np.ndarray:
         layout = "(N, T, D)" if batch_first else "(T, N, D)"
         raise ValueError(f"x must be a non-empty {layout} sequence batch, got shape "
                          f"{tuple(x.shape)}")
+    if x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"x must hold real numbers, got dtype {x.dtype}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError("x must be finite: it holds NaN or infinite values")
     x = x.to(device=device, dtype=dtype)
     if batch_first:
         x = x.transpose(0, 1)  # (T, N, D)
@@ -486,7 +502,9 @@ def random_rnn(H: int = 32, D: int = 1, rho: float = 1.0, *, input_scale: float 
     input_scale²) entries; b = 0. Returns ``{"W": (H, D), "U": (H, H), "b": (H,)}``, the
     ``params`` layout of a reference ``"rnn"`` cell.
     """
-    rng = np.random.default_rng(seed)
+    H, D = check_int("H", H, minimum=1), check_int("D", D, minimum=1)
+    input_scale = check_real("input_scale", input_scale, minimum=0.0)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     U = set_spectral_radius(rng.standard_normal((H, H)), rho)
     return {"W": input_scale * rng.standard_normal((H, D)), "U": U, "b": np.zeros(H)}
 
@@ -507,10 +525,15 @@ def plot_rnn_jacobian_norms(rhos: float | Sequence[float] = (0.5, 0.9, 1.0, 1.5,
     """
     import matplotlib
 
-    rhos = [float(rhos)] if np.isscalar(rhos) else [float(r) for r in rhos]
+    rhos = [rhos] if np.isscalar(rhos) else list(rhos)
     if not rhos:
         raise ValueError("rhos must name at least one spectral radius")
-    if nonlinearity not in NONLINEARITIES:
+    rhos = [check_real(f"rhos[{k}]", r, minimum=0.0) for k, r in enumerate(rhos)]
+    T = check_int("T", T, minimum=1)
+    H = check_int("H", H, minimum=1)
+    n_seq = check_int("n_seq", n_seq, minimum=1)
+    bound = check_bool("bound", bound)
+    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
     if ax is None:
         import matplotlib.pyplot as plt
