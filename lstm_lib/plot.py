@@ -19,6 +19,8 @@ from contextlib import contextmanager
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lstm_lib._checks import check_bool, check_int, check_real, finite_array
+
 __all__ = ["COLORS", "KIND_COLORS", "book_style", "plot_history", "plot_gates", "plot_sequence",
            "plot_gradient_norms"]
 
@@ -65,13 +67,9 @@ def book_style():
 def _axes(ax):
     if ax is None:
         _, ax = plt.subplots()
+    elif not hasattr(ax, "plot"):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax
-
-
-def _numpy(a) -> np.ndarray:
-    if hasattr(a, "detach"):  # torch tensor, possibly on a GPU
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=float)
 
 
 def _ema(values: np.ndarray, smoothing: float) -> np.ndarray:
@@ -84,13 +82,32 @@ def _ema(values: np.ndarray, smoothing: float) -> np.ndarray:
 
 
 def _baselines(baseline) -> list[tuple[str, float]]:
+    """``[(label, value)]`` of a number, a pair ``(label, value)`` or ``{label: value}``."""
     if baseline is None:
         return []
     if isinstance(baseline, Mapping):
-        return [(str(k), float(v)) for k, v in baseline.items()]
+        return [(str(k), check_real(f"baseline[{k!r}]", v)) for k, v in baseline.items()]
     if isinstance(baseline, tuple) and len(baseline) == 2 and isinstance(baseline[0], str):
-        return [(baseline[0], float(baseline[1]))]
-    return [("baseline", float(baseline))]
+        return [(baseline[0], check_real("baseline[1]", baseline[1]))]
+    return [("baseline", check_real("baseline", baseline))]
+
+
+def _history_dict(history) -> dict:
+    """A History or its to_dict(), with the lists plot_history reads present and finite."""
+    if hasattr(history, "to_dict"):
+        history = history.to_dict()
+    if not isinstance(history, Mapping):
+        raise TypeError(f"history must be a lstm_lib.train.History or its to_dict(), got "
+                        f"{type(history).__name__}")
+    h = dict(history)
+    missing = [k for k in ("step", "train_loss") if k not in h]
+    if missing:
+        raise ValueError(f"history lacks {missing}: pass a History or History.to_dict()")
+    for a, b in (("step", "train_loss"), ("val_step", "val_loss")):
+        if len(h.get(a, [])) != len(h.get(b, [])):
+            raise ValueError(f"history[{a!r}] and history[{b!r}] must have the same length, "
+                             f"got {len(h.get(a, []))} and {len(h.get(b, []))}")
+    return h
 
 
 def plot_history(history, ax=None, baseline=None, log=True, *, metric: str = "loss",
@@ -112,17 +129,25 @@ def plot_history(history, ax=None, baseline=None, log=True, *, metric: str = "lo
     Returns:
         the Axes. Lines are labelled "train", "validation" and the baseline labels.
     """
-    h = history.to_dict() if hasattr(history, "to_dict") else dict(history)
+    h = _history_dict(history)
+    log = check_bool("log", log)
+    smoothing = check_real("smoothing", smoothing, minimum=0.0)
+    if not smoothing < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"label must be a str or None, got {type(label).__name__}")
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a str, got {type(metric).__name__}")
+    baselines = _baselines(baseline)
     ax = _axes(ax)
     prefix = f"{label} " if label else ""
     color = KIND_COLORS.get(label, None) if label else None
     values: list[float] = []
     if metric == "loss":
-        steps, loss = np.asarray(h["step"]), np.asarray(h["train_loss"], dtype=float)
+        steps = np.asarray(h["step"])
+        loss = finite_array("history['train_loss']", h["train_loss"], ndim=1)
         if len(loss):
             if smoothing > 0:
-                if not 0 <= smoothing < 1:
-                    raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
                 ax.plot(steps, loss, color=color or COLORS["train"], alpha=0.25, lw=0.8,
                         label="_nolegend_")
                 loss = _ema(loss, smoothing)
@@ -136,11 +161,14 @@ def plot_history(history, ax=None, baseline=None, log=True, *, metric: str = "lo
             raise ValueError(f"metric {metric!r} was not recorded; recorded: "
                              f"{['loss', *metrics]}")
         val_x, val_y = h["val_step"], metrics[metric]
+    if len(val_y) != len(val_x):
+        raise ValueError(f"history: {len(val_x)} val_step for {len(val_y)} {metric} values")
+    val_y = finite_array(f"history's validation {metric}", val_y, ndim=1)
     if len(val_y):
         ax.plot(val_x, val_y, "o-", color=color or COLORS["val"], ms=3, lw=1.2,
                 label=f"{prefix}validation")
         values += list(val_y)
-    for k, (name, value) in enumerate(_baselines(baseline)):
+    for k, (name, value) in enumerate(baselines):
         ax.axhline(value, color=COLORS["baseline"], lw=1,
                    ls=_BASELINE_STYLES[k % len(_BASELINE_STYLES)], label=name)
         values.append(value)
@@ -153,7 +181,7 @@ def plot_history(history, ax=None, baseline=None, log=True, *, metric: str = "lo
 
 
 def _gate_array(name: str, a) -> np.ndarray:
-    a = _numpy(a)
+    a = finite_array(f"gates[{name!r}]", a)
     if a.ndim == 3 and a.shape[1] == 1:  # (T, 1, H): one sequence of a time-major batch
         a = a[:, 0]
     if a.ndim == 1:  # (T,): a single unit
@@ -178,14 +206,23 @@ def plot_gates(gates: Mapping, tokens: Sequence | None = None, ax=None, *,
     Returns:
         the list of Axes (time on x, hidden unit on y).
     """
+    if not isinstance(gates, Mapping):
+        raise TypeError(f"gates must be a dict {{name: array (T, H)}}, got "
+                        f"{type(gates).__name__}")
     if not gates:
         raise ValueError("gates is empty")
+    colorbar = check_bool("colorbar", colorbar)
     arrays = {name: _gate_array(name, a) for name, a in gates.items()}
     T = {a.shape[0] for a in arrays.values()}
     if len(T) != 1:
         raise ValueError(f"all gates need the same T; got shapes "
                          f"{ {k: a.shape for k, a in arrays.items()} }")
     (T,) = T
+    if 0 in next(iter(arrays.values())).shape:
+        raise ValueError(f"gates need T >= 1 steps and H >= 1 units, got shapes "
+                         f"{ {k: a.shape for k, a in arrays.items()} }")
+    if tokens is not None and not hasattr(tokens, "__len__"):
+        raise TypeError(f"tokens must be a sequence of T labels, got {type(tokens).__name__}")
     if tokens is not None and len(tokens) != T:
         raise ValueError(f"tokens must have T = {T} entries, got {len(tokens)}")
     if ax is None:
@@ -240,13 +277,26 @@ def plot_sequence(truth, predictions=None, *, t=None, persistence=False, horizon
     Returns:
         the Axes.
     """
-    ax = _axes(ax)
-    y = _numpy(truth).ravel()
-    t = np.arange(len(y)) if t is None else np.asarray(t)
+    horizon = check_int("horizon", horizon, minimum=1)
+    y = finite_array("truth", truth).ravel()
+    if len(y) == 0:
+        raise ValueError("truth is empty")
+    t = np.arange(len(y)) if t is None else finite_array("t", t, ndim=1)
     if len(t) != len(y):
         raise ValueError(f"t and truth must have the same length, got {len(t)} and {len(y)}")
+    if not (persistence is None or isinstance(persistence, bool)):
+        persistence = finite_array("persistence", persistence).ravel()
+        if not 0 < len(persistence) <= len(y):
+            raise ValueError(f"persistence must have 1 .. T = {len(y)} values, got "
+                             f"{len(persistence)}")
+    if predictions is not None:
+        if not isinstance(predictions, Mapping):
+            predictions = {"prediction": predictions}
+        predictions = {name: finite_array(f"predictions[{name!r}]", p).ravel()
+                       for name, p in predictions.items()}
+    ax = _axes(ax)
     if context is not None:
-        c = _numpy(context).ravel()
+        c = finite_array("context", context).ravel()
         step = (t[1] - t[0]) if len(t) > 1 else 1
         tc = t[0] - step * np.arange(len(c), 0, -1)
         ax.plot(tc, c, color=COLORS["persistence"], lw=1, label="context")
@@ -257,14 +307,11 @@ def plot_sequence(truth, predictions=None, *, t=None, persistence=False, horizon
         ax.plot(t[horizon:], y[:-horizon], color=COLORS["persistence"], lw=1, ls="--",
                 label=f"persistence (t - {horizon})")
     elif persistence is not False and persistence is not None:
-        p = _numpy(persistence).ravel()
+        p = persistence
         ax.plot(t[-len(p):], p, color=COLORS["persistence"], lw=1, ls="--", label="persistence")
     if predictions is not None:
-        if not isinstance(predictions, Mapping):
-            predictions = {"prediction": predictions}
         cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", [COLORS["prediction"]])
         for k, (name, p) in enumerate(predictions.items()):
-            p = _numpy(p).ravel()
             if len(p) != len(y):
                 raise ValueError(f"predictions[{name!r}] has {len(p)} values, truth has {len(y)}")
             color = KIND_COLORS.get(name, COLORS["prediction"] if k == 0 else cycle[k % len(cycle)])
@@ -290,12 +337,22 @@ def plot_gradient_norms(lags, norms_by_label: Mapping, ax=None, *, band: bool = 
     Returns:
         the Axes (y on a log scale; one labelled line per entry).
     """
+    lags = finite_array("lags", lags, ndim=1)
+    band = check_bool("band", band)
+    if not isinstance(norms_by_label, Mapping) or not norms_by_label:
+        raise ValueError(f"norms_by_label must be a non-empty dict {{label: norms}}, got "
+                         f"{norms_by_label!r:.80}")
+    arrays = {}
+    for label, norms in norms_by_label.items():
+        n = finite_array(f"norms_by_label[{label!r}]", norms)  # clip an overflow first
+        if n.size and n.min() < 0:
+            raise ValueError(f"norms_by_label[{label!r}] holds negative values (min "
+                             f"{n.min():.3g}); a norm is >= 0")
+        arrays[label] = n
     ax = _axes(ax)
-    lags = np.asarray(lags)
     cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
-    for k, (label, norms) in enumerate(norms_by_label.items()):
-        n = _numpy(norms)
-        if n.shape[-1] != len(lags):
+    for k, (label, n) in enumerate(arrays.items()):
+        if n.ndim == 0 or n.shape[-1] != len(lags):
             raise ValueError(f"norms_by_label[{label!r}] must end in K = len(lags) = {len(lags)};"
                              f" got shape {n.shape}")
         color = KIND_COLORS.get(str(label).lower(), cycle[k % len(cycle)])
