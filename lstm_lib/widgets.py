@@ -9,6 +9,10 @@ view with the same plotting function, then create the explorer in a cell tagged
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from lstm_lib._checks import check_int, check_real, finite_array
+
 # =================================================================================================
 # LSTM gate explorer (chapter "The cell state and the gates"): gate biases and an input sequence
 # in, i_t f_t o_t, c_t and h_t of a reference LSTM cell out.
@@ -35,6 +39,8 @@ def latch_params(*, w: float = 10.0, bias: float = 5.0, w_g: float = 5.0,
     """
     import numpy as np
 
+    w, bias = check_real("w", w), check_real("bias", bias)
+    w_g, b_o = check_real("w_g", w_g), check_real("b_o", b_o)
     W = np.array([[w], [w], [w_g], [0.0]])      # (4H, D) = (4, 1): rows i, f, g, o
     U = np.zeros((4, 1))                        # (4H, H): the gates ignore h_{t-1}
     b = np.array([-bias, bias, 0.0, b_o])       # (4H,)
@@ -51,27 +57,42 @@ def lstm_trace(params: dict, xs) -> dict:
     Returns:
         ``{"x": (T, D), "i", "f", "g", "o", "c", "h": (T, H)}``, starting from h_0 = c_0 = 0.
     """
-    import numpy as np
-
     from lstm_lib.reference import make_cell
 
-    W = np.asarray(params["W"], dtype=float)
-    if W.ndim != 2 or W.shape[0] % 4:
-        raise ValueError(f"params['W'] must be (4H, D), got shape {W.shape}")
-    H, D = W.shape[0] // 4, W.shape[1]
-    xs = np.asarray(xs, dtype=float)
+    p = _lstm_params(params)
+    H, D = p["U"].shape[1], p["W"].shape[1]
+    xs = finite_array("xs", xs)
     if xs.ndim == 1:
         xs = xs[:, None]                        # (T,) -> (T, 1)
     if xs.ndim != 2 or xs.shape[1] != D or xs.shape[0] < 1:
         raise ValueError(f"xs must be (T,) or (T, D) with T >= 1 and D = {D}, got shape "
                          f"{xs.shape}")
     cell = make_cell("lstm", D, H)
-    cell.params = {k: np.asarray(params[k], dtype=float) for k in ("W", "U", "b")}
+    cell.params = p
     hs, cache = cell.forward(xs[:, None, :])   # (T, 1, D): a batch of one
     out = {"x": xs}
     out.update({name: cache.gates[name][:, 0] for name in GATE_BLOCKS})
     out.update(c=cache.cs[:, 0], h=hs[:, 0])
     return out
+
+
+def _lstm_params(params) -> dict:
+    """``params`` as float arrays W (4H, D), U (4H, H), b (4H,), finite; else ValueError."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict {{'W', 'U', 'b'}}, got {type(params).__name__}")
+    missing = [k for k in ("W", "U", "b") if k not in params]
+    if missing:
+        raise ValueError(f"params lacks {missing}: it needs 'W' (4H, D), 'U' (4H, H), 'b' (4H,)")
+    p = {k: finite_array(f"params[{k!r}]", params[k]) for k in ("W", "U", "b")}
+    W, U, b = p["W"], p["U"], p["b"]
+    if W.ndim != 2 or W.shape[0] % 4 or 0 in W.shape:
+        raise ValueError(f"params['W'] must be (4H, D) with H, D >= 1, got shape {W.shape}")
+    H = W.shape[0] // 4
+    if U.shape != (4 * H, H):
+        raise ValueError(f"params['U'] must be (4H, H) = {(4 * H, H)}, got shape {U.shape}")
+    if b.shape != (4 * H,):
+        raise ValueError(f"params['b'] must be (4H,) = ({4 * H},), got shape {b.shape}")
+    return p
 
 
 def plot_lstm_trace(params: dict, xs, fig=None):
@@ -129,9 +150,14 @@ def _parse_sequence(text: str, D: int):
     """``"0 1 0 -1"`` (or commas) -> array (T, D) for D = 1; raises ValueError if malformed."""
     import numpy as np
 
-    values = [float(v) for v in text.replace(",", " ").split()]
+    try:
+        values = [float(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise ValueError(f"x_1..x_T must be numbers separated by spaces, got {text!r}") from None
     if not values or D != 1:
         raise ValueError(f"enter at least one number (D = 1 only), got {text!r}")
+    if not all(np.isfinite(values)):
+        raise ValueError(f"x_1..x_T must be finite numbers, got {text!r}")
     return np.array(values)
 
 
@@ -177,10 +203,15 @@ class GateExplorer(_Explorer):
         import numpy as np
         from matplotlib.figure import Figure
 
-        self.params = {k: np.array(v, dtype=float)
-                       for k, v in (params or latch_params()).items()}
+        self.params = _lstm_params(latch_params() if params is None else params)
         H = self.params["W"].shape[0] // 4
-        xs = np.array([0, 1, 0, 0, 0, 1, 0, 0, -1, 0, 0, 0]) if xs is None else np.ravel(xs)
+        if self.params["W"].shape[1] != 1:
+            raise ValueError(f"the gate explorer takes D = 1 cells (one number per step); "
+                             f"params['W'] has D = {self.params['W'].shape[1]}")
+        xs = (np.array([0, 1, 0, 0, 0, 1, 0, 0, -1, 0, 0, 0]) if xs is None
+              else finite_array("xs", xs).ravel())
+        if len(xs) == 0:
+            raise ValueError("xs must hold at least one step")
         b = self.params["b"]
         self.controls = {
             f"b_{name}": w.FloatSlider(value=float(b[k * H]), min=-10.0, max=10.0, step=0.5,
@@ -264,9 +295,15 @@ class GradientNormExplorer(_Explorer):
 
         from lstm_lib.gradients import NONLINEARITIES
 
-        if nonlinearity not in NONLINEARITIES:
+        if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got "
                              f"{nonlinearity!r}")
+        # a slider would silently clamp a value outside its range
+        rho = check_real("rho", rho, minimum=0.1, maximum=3.0)
+        T = check_int("T", T, minimum=5, maximum=200)
+        H = check_int("H", H, minimum=2, maximum=128)
+        n_seq = check_int("n_seq", n_seq, minimum=1)
+        seed = check_int("seed", seed, minimum=0)
         self.n_seq, self.seed = n_seq, seed
         self.controls = {
             "rho": w.FloatSlider(value=rho, min=0.1, max=3.0, step=0.05, description="ρ(U)",
