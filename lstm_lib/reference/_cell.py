@@ -15,6 +15,7 @@ import numpy as np
 
 from lstm_lib.reference._common import (
     as_float_array,
+    as_generator,
     check_array,
     check_sequence,
     check_size,
@@ -83,7 +84,7 @@ class Cell:
     def __init__(self, input_size: int, hidden_size: int, rng=None):
         self.input_size = check_size(input_size, "input_size")
         self.hidden_size = check_size(hidden_size, "hidden_size")
-        rng = np.random.default_rng(rng)
+        rng = as_generator(rng)
         # Like torch: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)), so biases are non-zero.
         self.params = {name: uniform_init(rng, shape, self.hidden_size)
                        for name, shape in self.param_shapes().items()}

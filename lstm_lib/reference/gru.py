@@ -42,12 +42,13 @@ from collections import namedtuple
 import numpy as np
 
 from lstm_lib.reference._cell import Cell
-from lstm_lib.reference._common import sigmoid
+from lstm_lib.reference._common import checked_step_backward, checked_step_forward, sigmoid
 
 GRUStepCache = namedtuple("GRUStepCache", "x h_prev r z n hn W U")
 GRUChoStepCache = namedtuple("GRUChoStepCache", "x h_prev r z n W U")
 
 
+@checked_step_forward(blocks=3)
 def gru_step_forward(x, h_prev, W, U, b, b_hn):
     """One GRU step in PyTorch's convention (reset after the product), eqs. (G1)-(G4).
 
@@ -64,6 +65,7 @@ def gru_step_forward(x, h_prev, W, U, b, b_hn):
     return h, GRUStepCache(x, h_prev, r, z, n, hn, W, U)
 
 
+@checked_step_backward(GRUStepCache)
 def gru_step_backward(dh, cache):
     """Backward of gru_step_forward, eqs. (G5)-(G10), the (G3) branches.
 
@@ -82,6 +84,7 @@ def gru_step_backward(dh, cache):
     return dax @ W, dh_prev, dax.T @ x, dah.T @ h_prev, dax.sum(axis=0), dhn.sum(axis=0)
 
 
+@checked_step_forward(blocks=3)
 def gru_cho_step_forward(x, h_prev, W, U, b):
     """One GRU step in Cho et al.'s convention (reset before the product), (G1), (G2), (G3'), (G4).
 
@@ -98,6 +101,7 @@ def gru_cho_step_forward(x, h_prev, W, U, b):
     return h, GRUChoStepCache(x, h_prev, r, z, n, W, U)
 
 
+@checked_step_backward(GRUChoStepCache)
 def gru_cho_step_backward(dh, cache):
     """Backward of gru_cho_step_forward, eqs. (G5)-(G10), the (G3') branches.
 
@@ -155,17 +159,17 @@ class GRUCell(Cell):
     def _step_forward(self, x, state, p):
         (h_prev,) = state
         if self.reset_after:
-            h, cache = gru_step_forward(x, h_prev, p["W"], p["U"], p["b"], p["b_hn"])
+            h, cache = gru_step_forward.__wrapped__(x, h_prev, p["W"], p["U"], p["b"], p["b_hn"])
         else:
-            h, cache = gru_cho_step_forward(x, h_prev, p["W"], p["U"], p["b"])
+            h, cache = gru_cho_step_forward.__wrapped__(x, h_prev, p["W"], p["U"], p["b"])
         return (h,), cache
 
     def _step_backward(self, dstate, step_cache):
         (dh,) = dstate
         if self.reset_after:
-            dx, dh_prev, dW, dU, db, db_hn = gru_step_backward(dh, step_cache)
+            dx, dh_prev, dW, dU, db, db_hn = gru_step_backward.__wrapped__(dh, step_cache)
             return dx, (dh_prev,), {"W": dW, "U": dU, "b": db, "b_hn": db_hn}
-        dx, dh_prev, dW, dU, db = gru_cho_step_backward(dh, step_cache)
+        dx, dh_prev, dW, dU, db = gru_cho_step_backward.__wrapped__(dh, step_cache)
         return dx, (dh_prev,), {"W": dW, "U": dU, "b": db}
 
     def _step_gates(self, step_cache):

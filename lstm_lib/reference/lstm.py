@@ -56,13 +56,21 @@ from collections import namedtuple
 import numpy as np
 
 from lstm_lib.reference._cell import Cell
-from lstm_lib.reference._common import sigmoid
+from lstm_lib.reference._common import (
+    check_caches,
+    check_like_hs,
+    check_truncate,
+    checked_step_backward,
+    checked_step_forward,
+    sigmoid,
+)
 
 LSTMStepCache = namedtuple("LSTMStepCache", "x h_prev c_prev i f g o c W U")
 PeepholeStepCache = namedtuple("PeepholeStepCache", "x h_prev c_prev i f g o c W U p_i p_f p_o")
 CIFGStepCache = namedtuple("CIFGStepCache", "x h_prev c_prev i f g o c W U")
 
 
+@checked_step_forward(blocks=4)
 def lstm_step_forward(x, h_prev, c_prev, W, U, b):
     """One LSTM step, eqs. (L1)-(L6).
 
@@ -77,6 +85,7 @@ def lstm_step_forward(x, h_prev, c_prev, W, U, b):
     return h, c, LSTMStepCache(x, h_prev, c_prev, i, f, g, o, c, W, U)
 
 
+@checked_step_backward(LSTMStepCache)
 def lstm_step_backward(dh, dc_next, cache):
     """Backward of lstm_step_forward, eqs. (L7)-(L11).
 
@@ -105,8 +114,11 @@ def lstm_backward(dhs, caches, truncate=None):
     Returns dxs (T, N, D), dh0, dc0 (N, H), dW (4H, D), dU (4H, H), db (4H,); equal to
     ``LSTMCell.backward(dhs, cache, truncate=truncate, return_dstate0=True)``.
     """
+    caches = check_caches(caches, LSTMStepCache)
     T = len(caches)
     x, h_prev, _, _, _, _, _, _, W, U = caches[0]
+    dhs = check_like_hs(dhs, (T, *np.shape(h_prev)))
+    check_truncate(truncate)
     dxs = np.zeros((T, *x.shape))
     dh0, dc0 = np.zeros(h_prev.shape), np.zeros(h_prev.shape)
     dW, dU, db = np.zeros(W.shape), np.zeros(U.shape), np.zeros(W.shape[0])
@@ -135,6 +147,7 @@ def lstm_backward(dhs, caches, truncate=None):
     return dxs, dh0, dc0, dW, dU, db
 
 
+@checked_step_forward(blocks=4)
 def peephole_step_forward(x, h_prev, c_prev, W, U, b, p_i, p_f, p_o):
     """One peephole LSTM step, eqs. (P1), (P2), (L3), (L5), (P3), (L6).
 
@@ -152,6 +165,7 @@ def peephole_step_forward(x, h_prev, c_prev, W, U, b, p_i, p_f, p_o):
     return h, c, PeepholeStepCache(x, h_prev, c_prev, i, f, g, o, c, W, U, p_i, p_f, p_o)
 
 
+@checked_step_backward(PeepholeStepCache)
 def peephole_step_backward(dh, dc_next, cache):
     """Backward of peephole_step_forward.
 
@@ -178,6 +192,7 @@ def peephole_step_backward(dh, dc_next, cache):
             (da_i * c_prev).sum(axis=0), (da_f * c_prev).sum(axis=0), (da_o * c).sum(axis=0))
 
 
+@checked_step_forward(blocks=3)
 def cifg_step_forward(x, h_prev, c_prev, W, U, b):
     """One CIFG step: eqs. (L2)-(L6) with (C1), i_t = 1 - f_t.
 
@@ -193,6 +208,7 @@ def cifg_step_forward(x, h_prev, c_prev, W, U, b):
     return h, c, CIFGStepCache(x, h_prev, c_prev, i, f, g, o, c, W, U)
 
 
+@checked_step_backward(CIFGStepCache)
 def cifg_step_backward(dh, dc_next, cache):
     """Backward of cifg_step_forward.
 
@@ -231,11 +247,11 @@ class LSTMCell(_LSTMKind):
     torch_cell = "LSTMCell"
 
     def _step_forward(self, x, state, p):
-        h, c, cache = lstm_step_forward(x, *state, p["W"], p["U"], p["b"])
+        h, c, cache = lstm_step_forward.__wrapped__(x, *state, p["W"], p["U"], p["b"])
         return (h, c), cache
 
     def _step_backward(self, dstate, step_cache):
-        dx, dh_prev, dc_prev, dW, dU, db = lstm_step_backward(*dstate, step_cache)
+        dx, dh_prev, dc_prev, dW, dU, db = lstm_step_backward.__wrapped__(*dstate, step_cache)
         return dx, (dh_prev, dc_prev), {"W": dW, "U": dU, "b": db}
 
 
@@ -254,12 +270,12 @@ class PeepholeLSTMCell(_LSTMKind):
         return {**super().param_shapes(), "p_i": (H,), "p_f": (H,), "p_o": (H,)}
 
     def _step_forward(self, x, state, p):
-        h, c, cache = peephole_step_forward(x, *state, p["W"], p["U"], p["b"],
+        h, c, cache = peephole_step_forward.__wrapped__(x, *state, p["W"], p["U"], p["b"],
                                             p["p_i"], p["p_f"], p["p_o"])
         return (h, c), cache
 
     def _step_backward(self, dstate, step_cache):
-        dx, dh_prev, dc_prev, dW, dU, db, dp_i, dp_f, dp_o = peephole_step_backward(
+        dx, dh_prev, dc_prev, dW, dU, db, dp_i, dp_f, dp_o = peephole_step_backward.__wrapped__(
             *dstate, step_cache)
         return dx, (dh_prev, dc_prev), {"W": dW, "U": dU, "b": db,
                                         "p_i": dp_i, "p_f": dp_f, "p_o": dp_o}
@@ -281,11 +297,11 @@ class CIFGCell(_LSTMKind):
     gates = ("f", "g", "o")
 
     def _step_forward(self, x, state, p):
-        h, c, cache = cifg_step_forward(x, *state, p["W"], p["U"], p["b"])
+        h, c, cache = cifg_step_forward.__wrapped__(x, *state, p["W"], p["U"], p["b"])
         return (h, c), cache
 
     def _step_backward(self, dstate, step_cache):
-        dx, dh_prev, dc_prev, dW, dU, db = cifg_step_backward(*dstate, step_cache)
+        dx, dh_prev, dc_prev, dW, dU, db = cifg_step_backward.__wrapped__(*dstate, step_cache)
         return dx, (dh_prev, dc_prev), {"W": dW, "U": dU, "b": db}
 
     def _no_torch_reason(self):

@@ -27,10 +27,20 @@ from collections import namedtuple
 import numpy as np
 
 from lstm_lib.reference._cell import Cell
+from lstm_lib.reference._common import (
+    check_array,
+    check_caches,
+    check_like_hs,
+    check_sequence,
+    check_truncate,
+    checked_step_backward,
+    checked_step_forward,
+)
 
 RNNStepCache = namedtuple("RNNStepCache", "x h_prev h W U")
 
 
+@checked_step_forward(blocks=1)
 def rnn_step_forward(x, h_prev, W, U, b):
     """One vanilla RNN step, eq. (R1).
 
@@ -41,6 +51,7 @@ def rnn_step_forward(x, h_prev, W, U, b):
     return h, RNNStepCache(x, h_prev, h, W, U)
 
 
+@checked_step_backward(RNNStepCache)
 def rnn_step_backward(dh, cache):
     """Backward of rnn_step_forward, eqs. (R2)-(R4).
 
@@ -59,16 +70,31 @@ def rnn_forward(xs, h0, W, U, b):
     Returns hs (T, N, H), the states h_1 .. h_T, and the list of T step caches for
     :func:`rnn_backward`.
     """
-    xs, h = np.asarray(xs, dtype=float), np.asarray(h0, dtype=float)
-    if xs.ndim != 3 or h.shape != (xs.shape[1], U.shape[0]):
-        raise ValueError(f"xs must be (T, N, D) and h0 (N, H) with H = U.shape[0] = "
-                         f"{U.shape[0]}: got xs {xs.shape}, h0 {h.shape}")
+    xs, h, W, U, b = _checked_sequence_args(xs, h0, W, U, b)
     hs, caches = [], []
     for x in xs:  # x: (N, D)
         h, cache = rnn_step_forward(x, h, W, U, b)
         hs.append(h)
         caches.append(cache)
     return np.stack(hs), caches
+
+
+def _checked_sequence_args(xs, h0, W, U, b):
+    """The arguments of :func:`rnn_forward`, checked: U (H, H) fixes H, W (H, D) fixes D."""
+    U = np.asarray(U)
+    if U.ndim != 2 or U.shape[0] != U.shape[1]:
+        raise ValueError(f"U must be a square matrix (H, H): expected ndim 2 with equal sides, "
+                         f"got shape {U.shape}")
+    H = U.shape[0]
+    U = check_array(U, (H, H), "U", "(H, H)")
+    W = np.asarray(W)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (H, D): expected ndim 2, got shape {W.shape}")
+    W = check_array(W, (H, W.shape[1]), "W", "(H, D) with H = U.shape[0]")
+    b = check_array(b, (H,), "b", "(H,)")
+    xs = check_sequence(xs, W.shape[1])
+    h0 = check_array(h0, (xs.shape[1], H), "h0", "(N, H)")
+    return xs, h0, W, U, b
 
 
 def rnn_backward(dhs, caches, truncate=None):
@@ -82,14 +108,10 @@ def rnn_backward(dhs, caches, truncate=None):
 
     Returns dxs (T, N, D), dh0 (N, H), dW (H, D), dU (H, H), db (H,).
     """
-    dhs = np.asarray(dhs, dtype=float)
+    caches = check_caches(caches, RNNStepCache)
     T = len(caches)
-    if dhs.ndim != 3 or dhs.shape[0] != T or dhs.shape[1:] != caches[0].h.shape:
-        raise ValueError(f"dhs must have the shape of hs, (T, N, H) = "
-                         f"({T}, {caches[0].h.shape[0]}, {caches[0].h.shape[1]}): got {dhs.shape}")
-    if truncate is not None and (isinstance(truncate, bool) or not isinstance(truncate, int)
-                                 or truncate < 1):
-        raise ValueError(f"truncate must be None or an int k >= 1, got {truncate!r}")
+    dhs = check_like_hs(dhs, (T, *np.shape(caches[0].h)))
+    check_truncate(truncate)
     x0, h0, _, W, U = caches[0]
     dxs = np.zeros((T,) + x0.shape)  # (T, N, D)
     grads = [np.zeros_like(h0), np.zeros_like(W), np.zeros_like(U), np.zeros(U.shape[0])]
@@ -129,10 +151,10 @@ class RNNCell(Cell):
 
     def _step_forward(self, x, state, p):
         (h_prev,) = state
-        h, cache = rnn_step_forward(x, h_prev, p["W"], p["U"], p["b"])
+        h, cache = rnn_step_forward.__wrapped__(x, h_prev, p["W"], p["U"], p["b"])
         return (h,), cache
 
     def _step_backward(self, dstate, step_cache):
         (dh,) = dstate
-        dx, dh_prev, dW, dU, db = rnn_step_backward(dh, step_cache)
+        dx, dh_prev, dW, dU, db = rnn_step_backward.__wrapped__(dh, step_cache)
         return dx, (dh_prev,), {"W": dW, "U": dU, "b": db}
