@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lstm_lib._checks import check_ids, check_int, check_real, finite_array
+
 __all__ = ["python_indicators", "correlations", "current_char_r", "pick_passage",
            "draw_colored_text"]
 
@@ -72,7 +74,7 @@ def correlations(states: np.ndarray, indicator: np.ndarray) -> np.ndarray:
 
     A unit that never changes gets r = 0.
     """
-    states, indicator = np.asarray(states, float), np.asarray(indicator, float)
+    states, indicator = finite_array("states", states), finite_array("indicator", indicator)
     if states.ndim != 2 or indicator.shape != (states.shape[0],):
         raise ValueError(f"states must be (T, H) and indicator (T,); got {states.shape} and "
                          f"{indicator.shape}")
@@ -90,11 +92,13 @@ def current_char_r(ids, indicator: np.ndarray) -> float:
     is the best memoryless predictor in the least-squares sense; a unit whose state tracks the
     indicator better must carry information from earlier characters.
     """
-    ids = np.asarray(ids)
-    indicator = np.asarray(indicator, float)
-    if ids.shape != indicator.shape or ids.ndim != 1:
-        raise ValueError(f"ids and indicator must be 1-D of the same length; got {ids.shape} "
-                         f"and {indicator.shape}")
+    ids = check_ids("ids", ids)  # np.bincount would fail on a negative id with a bare error
+    indicator = finite_array("indicator", indicator)
+    if ids.shape != indicator.shape or ids.ndim != 1 or ids.size < 2:
+        raise ValueError(f"ids and indicator must be 1-D of the same length >= 2; got "
+                         f"{ids.shape} and {indicator.shape}")
+    if indicator.std() == 0:
+        raise ValueError("indicator is constant: its correlation is undefined")
     V = int(ids.max()) + 1
     sums = np.bincount(ids, weights=indicator, minlength=V)
     means = sums / np.maximum(np.bincount(ids, minlength=V), 1)
@@ -105,6 +109,16 @@ def pick_passage(text: str, indicators: dict[str, np.ndarray], n_lines: int = 9,
                  max_width: int = 78) -> slice:
     """The slice of ``n_lines`` whole lines (none wider than ``max_width``) on which the
     indicators take the most distinct values together: a passage that shows them all."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    n_lines = check_int("n_lines", n_lines, minimum=1)
+    max_width = check_int("max_width", max_width, minimum=1)
+    if not isinstance(indicators, dict) or not indicators:
+        raise ValueError("indicators must be a non-empty dict {name: (len(text),) values}")
+    for name, v in indicators.items():
+        if np.shape(v) != (len(text),):
+            raise ValueError(f"indicators[{name!r}] must have one value per character, shape "
+                             f"({len(text)},); got {np.shape(v)}")
     lines = text.split("\n")
     offsets = np.cumsum([0] + [len(line) + 1 for line in lines])
     best, best_score = None, -1
@@ -128,13 +142,16 @@ def draw_colored_text(text: str, values, *, ax=None, title: str = "", fontsize: 
     """
     import matplotlib.pyplot as plt
 
-    values = np.asarray(values, float)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    fontsize = check_real("fontsize", fontsize, minimum=0.0, strict_minimum=True)
+    values = finite_array("values", values)
     if values.shape != (len(text),):
         raise ValueError(f"values must have one entry per character, shape ({len(text)},); "
                          f"got {values.shape}")
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 2.5))
-    m = float(np.abs(values).max()) or 1.0
+    m = (float(np.abs(values).max()) if values.size else 0.0) or 1.0
     cmap, norm = plt.get_cmap("RdBu_r"), plt.Normalize(-m, m)
     row = col = width = 0
     for ch, v in zip(text, values, strict=True):
