@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lstm_lib._checks import check_int, check_real, finite_array
 from lstm_lib._device import seed_everything
 from lstm_lib.models import count_parameters
 from lstm_lib.train import History, TrainConfig, fit
@@ -39,18 +40,29 @@ TARGETS = ("value", "change")
 
 def mae(prediction, truth) -> float:
     """Mean absolute error of two arrays of the same shape (in their unit)."""
-    p, t = np.asarray(prediction, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    p, t = finite_array("prediction", prediction), finite_array("truth", truth)
     if p.shape != t.shape:
         raise ValueError(f"prediction and truth must have the same shape, got {p.shape} and "
                          f"{t.shape}")
+    if p.size == 0:
+        raise ValueError("prediction and truth are empty: the MAE of nothing is undefined")
     return float(np.mean(np.abs(p - t)))
+
+
+def _part(windows, name: str):
+    """``windows.x`` or ``windows.y``, with an error naming what ``windows`` must be."""
+    if not hasattr(windows, name):
+        raise TypeError(f"windows must have .x (N, T, 1) and .y (N, horizon) (a Windows of "
+                        f"lstm_lib.data), got {type(windows).__name__}")
+    return getattr(windows, name)
 
 
 def change_scale(windows) -> float:
     """Std of a one-step change inside the windows ``windows.x`` (N, T, 1), normalised units."""
-    x = np.asarray(windows.x, dtype=np.float64)
-    if x.ndim != 3 or x.shape[1] < 2:
-        raise ValueError(f"windows.x must be (N, T, 1) with T >= 2, got shape {x.shape}")
+    x = finite_array("windows.x", _part(windows, "x"))
+    if x.ndim != 3 or x.shape[1] < 2 or x.shape[0] < 1:
+        raise ValueError(f"windows.x must be (N, T, 1) with N >= 1 and T >= 2, got shape "
+                         f"{x.shape}")
     return float(np.std(np.diff(x[..., 0], axis=1)))
 
 
@@ -69,10 +81,12 @@ class Pose:
     lags: tuple[int, ...] = ()
 
     def __post_init__(self):
-        if self.target not in TARGETS:
+        if not isinstance(self.target, str) or self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
-        if not (np.isfinite(self.scale) and self.scale > 0):
-            raise ValueError(f"scale must be a finite number > 0, got {self.scale!r}")
+        check_real("scale", self.scale, minimum=0.0, strict_minimum=True)
+        if isinstance(self.lags, str) or not hasattr(self.lags, "__iter__"):
+            raise TypeError(f"lags must be a tuple of ints >= 1, got {self.lags!r}")
+        object.__setattr__(self, "lags", tuple(self.lags))  # frozen: hashable, not shared
         if self.lags and self.target != "change":
             raise ValueError(f"lags need target='change', got target={self.target!r}")
         if any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.lags):
@@ -85,8 +99,15 @@ class Pose:
 
     def pairs(self, windows) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs (N, T, D) and targets (N, 1), float32 tensors, of ``windows`` (x, y)."""
-        x = torch.from_numpy(np.asarray(windows.x, dtype=np.float32))      # (N, T, 1)
-        y = torch.from_numpy(np.asarray(windows.y, dtype=np.float32))[:, :1]  # (N, 1)
+        x_np = finite_array("windows.x", _part(windows, "x"))
+        y_np = finite_array("windows.y", _part(windows, "y"))
+        if x_np.ndim != 3 or x_np.shape[2] != 1 or 0 in x_np.shape:
+            raise ValueError(f"windows.x must be (N, T, 1) with N, T >= 1, got {x_np.shape}")
+        if y_np.ndim != 2 or y_np.shape[0] != x_np.shape[0] or y_np.shape[1] < 1:
+            raise ValueError(f"windows.y must be (N, horizon) with N = {x_np.shape[0]}, got "
+                             f"{y_np.shape}")
+        x = torch.from_numpy(x_np.astype(np.float32))      # (N, T, 1)
+        y = torch.from_numpy(y_np.astype(np.float32))[:, :1]  # (N, 1)
         if self.target == "value":
             return x, y
         dx = torch.diff(x, dim=1, prepend=x[:, :1]) / self.scale           # Δx_1 := 0
@@ -101,7 +122,11 @@ class Pose:
 
     def forecast(self, output, windows) -> np.ndarray:
         """The model ``output`` (N, 1) on ``windows`` as forecasts x̂_{T+1} (N,), normalised."""
-        out = np.asarray(output, dtype=np.float64)[:, 0]
+        out = finite_array("output", output)
+        n = len(_part(windows, "x"))
+        if out.shape != (n, 1):
+            raise ValueError(f"output must be (N, 1) = ({n}, 1), one per window, got {out.shape}")
+        out = out[:, 0]
         if self.target == "value":
             return out
         return np.asarray(windows.x, dtype=np.float64)[:, -1, 0] + self.scale * out
@@ -156,6 +181,17 @@ def fit_and_forecast(name: str, make_model: Callable[[], nn.Module], data, pose:
     Returns:
         A :class:`ForecastRun`; ``forecast`` (N,) and ``test_mae`` are in ``data.unit``.
     """
+    if not isinstance(pose, Pose):
+        raise TypeError(f"pose must be a Pose, got {type(pose).__name__}")
+    if not callable(make_model):
+        raise TypeError(f"make_model must be a callable returning a fresh nn.Module, got "
+                        f"{type(make_model).__name__}")
+    missing = [k for k in ("train", "val", "test", "normalizer", "unit") if not hasattr(data, k)]
+    if missing:
+        raise TypeError(f"data must be a ForecastingData (train, val, test, normalizer, unit); "
+                        f"{type(data).__name__} lacks {missing}")
+    steps = check_int("steps", steps, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     test = data.test if test is None else test
     seed_everything(seed)
     model = make_model()
