@@ -50,6 +50,13 @@ the chunks are joined by (S1) once more, one step per chunk, over the chunks' en
 cheap steps instead of T. On float32 at T = 10⁴ this takes the worst relative error against a
 float64 loop from about 2e-4 (one chunk) to under 1e-5.
 
+**Gradients.** The backward of a linear scan is a linear scan run backwards in time: the total
+gradient g_t = dL/dh_t obeys g_t = dh_t + a_{t+1} ⊙ g_{t+1} (eq. (S4) in :class:`_Scan`), a
+recurrence of the form (S1) with signed b = dh. The parallel functions use it as their backward
+(the same chunked log-space scan, signs split), not autograd through ``logcumsumexp``: that
+keeps the gradient exact where some b_t = 0 (log b has no derivative there) and as precise as
+the forward. They are first-order differentiable only (``once_differentiable``).
+
 Shapes: time on dim 0, (T, ...) for a, b and h, (...) for h_0; every function here works on any
 device and dtype torch supports (no numpy in the path) and is differentiable by autograd.
 """
@@ -89,15 +96,81 @@ def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None, *,
         chunk: scan length of the inner, log-space scan (see the module docstring, Precision);
             None scans the whole sequence at once.
 
-    Returns h (T, ...), equal to :func:`sequential_scan` up to rounding.
+    Returns h (T, ...), equal to :func:`sequential_scan` up to rounding. Differentiable in all
+    three arguments, by the reverse scan (S4) (first derivatives only).
     """
     log_a, log_b = _check_pair(log_a, log_b, "log_a", "log_b")
-    log_a, log_b = torch.broadcast_tensors(log_a, log_b)
-    h0 = _initial(h0, log_b)
+    _check_chunk(chunk)
+    return _Scan.apply(log_a, log_b, _initial(h0, log_b), chunk, False)
+
+
+def parallel_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, *,
+                  chunk: int | None = 128) -> Tensor:
+    """(S1) for positive a_t and b_t of any sign, by the log-space scan; = :func:`sequential_scan`.
+
+    b is split into b⁺ = max(b, 0) and b⁻ = max(−b, 0), each scanned in log space from a zero
+    state, and h = A ⊙ h_0 + scan(b⁺) − scan(b⁻) (module docstring, Signs). The gradient
+    comes from the reverse scan (S4), so it is right at b_t = 0 too, where log b has none.
+
+    Shapes: a (T, ...) > 0, b (T, ...) broadcastable with a; h0 (...) or None.
+    Returns h (T, ...).
+    """
+    a, b = _check_pair(a, b, "a", "b")
+    _check_chunk(chunk)
+    if bool((a <= 0).any()):
+        raise ValueError("a must be positive for the log-space scan: expected a_t > 0 "
+                         f"everywhere, got min(a) = {a.min().item():.3g}")
+    return _Scan.apply(torch.log(a), b, _initial(h0, b), chunk, True)
+
+
+class _Scan(torch.autograd.Function):
+    r"""h = scan(log a, b or log b, h0), with the backward as one more scan, backwards in time.
+
+    With g_t = dL/dh_t in total (from the loss at t and through h_{t+1} = a_{t+1} h_t + …),
+
+        (S4)  g_t = dh_t + a_{t+1} ⊙ g_{t+1},   g_T = dh_T,
+
+    which is (S1) again with time reversed, b = dh (any sign) and a shifted by one step. Then
+    dL/db_t = g_t, dL/da_t = g_t ⊙ h_{t-1} (so dL/dlog a_t = g_t ⊙ h_{t-1} ⊙ a_t) and
+    dL/dh_0 = a_1 ⊙ g_1. No log of b or of h is differentiated, so zeros and signs are safe.
+    """
+
+    @staticmethod
+    def forward(ctx, log_a, b, h0, chunk, signed):
+        shape = torch.broadcast_shapes(log_a.shape, b.shape)
+        log_a_full, b_full = log_a.expand(shape), b.expand(shape)
+        h0_full = h0.expand(shape[1:])
+        if signed:
+            h = _signed_scan(log_a_full, b_full, h0_full, chunk)
+        else:
+            h = _chunked_log_scan(log_a_full, b_full, h0_full, chunk)
+        ctx.save_for_backward(log_a, b, h0, h)
+        ctx.chunk, ctx.signed = chunk, signed
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dh):
+        log_a, b, h0, h = ctx.saved_tensors
+        shape = h.shape
+        log_a_full = log_a.expand(shape)
+        # (S4) as a forward scan of the time-reversed sequence: a_{t+1} pairs with g_{t+1}
+        log_a_next = torch.cat([log_a_full[1:], log_a_full.new_zeros((1,) + shape[1:])])
+        g = _signed_scan(log_a_next.flip(0), dh.flip(0), dh.new_zeros(shape[1:]),
+                         ctx.chunk).flip(0)  # (T, ...) dL/dh_t in total
+        a = torch.exp(log_a_full)
+        h_prev = torch.cat([h0.expand(shape[1:]).unsqueeze(0), h[:-1]])  # h_0 .. h_{T-1}
+        d_log_a = (g * h_prev * a).sum_to_size(log_a.shape)
+        d_b = g if ctx.signed else g * torch.exp(b.expand(shape))
+        d_h0 = (g[0] * a[0]).sum_to_size(h0.shape)
+        return d_log_a, d_b.sum_to_size(b.shape), d_h0, None, None
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+def _chunked_log_scan(log_a: Tensor, log_b: Tensor, h0: Tensor, chunk: int | None) -> Tensor:
+    """(S2)-(S3) in chunks of ``chunk`` steps joined by (S1); log_a, log_b (T, ...), h0 (...)."""
     T = log_a.shape[0]
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
-                              or chunk < 1):
-        raise ValueError(f"chunk must be None or a positive int, got {chunk!r}")
     if chunk is None or T <= chunk:
         return _log_scan(log_a, log_b, h0)
     # Chunks of C steps, all scanned at once from a zero state: (K, C, ...) with time on dim 1.
@@ -120,33 +193,22 @@ def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None, *,
     return h.transpose(0, 1).reshape((K * C,) + log_a.shape[1:])[:T]
 
 
-def parallel_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, *,
-                  chunk: int | None = 128) -> Tensor:
-    """(S1) for positive a_t and b_t of any sign, by the log-space scan; = :func:`sequential_scan`.
+def _signed_scan(log_a: Tensor, b: Tensor, h0: Tensor, chunk: int | None) -> Tensor:
+    """(S1) for b of any sign: scan(b⁺) from h0 minus scan(b⁻) from 0 (module doc, Signs)."""
+    h = _chunked_log_scan(log_a, _log_or_floor(b), h0, chunk)
+    return h - _chunked_log_scan(log_a, _log_or_floor(-b), torch.zeros_like(h0), chunk)
 
-    b is split into b⁺ = max(b, 0) and b⁻ = max(−b, 0), each scanned in log space from a zero
-    state, and h = A ⊙ h_0 + scan(b⁺) − scan(b⁻) (module docstring, Signs).
-
-    Shapes: a (T, ...) > 0, b (T, ...) broadcastable with a; h0 (...) or None.
-    Returns h (T, ...).
-    """
-    a, b = _check_pair(a, b, "a", "b")
-    if bool((a <= 0).any()):
-        raise ValueError("a must be positive for the log-space scan: expected a_t > 0 "
-                         f"everywhere, got min(a) = {a.min().item():.3g}")
-    log_a = torch.log(a)
-    h = parallel_scan_log(log_a, _log_or_floor(b), h0, chunk=chunk)
-    if bool((b < 0).any()):
-        h = h - parallel_scan_log(log_a, _log_or_floor(-b), None, chunk=chunk)
-    return h
-
-
-# ---- helpers -------------------------------------------------------------------------------
 
 def _log_scan(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
     """(S2)-(S3) over the whole of dim 0; log_a, log_b (T, ...), h0 (...)."""
     a_star = torch.cumsum(log_a, dim=0)  # (T, ...) log A_t
     return torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=0)) + torch.exp(a_star) * h0
+
+
+def _check_chunk(chunk) -> None:
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
+                              or chunk < 1):
+        raise ValueError(f"chunk must be None or a positive int, got {chunk!r}")
 
 
 def _floor(like: Tensor) -> float:
