@@ -21,7 +21,9 @@ import importlib
 import math
 import os
 import platform
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -96,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps between validation runs (default: steps // 10)")
     t.add_argument("--val-size", type=_positive_int, default=1000,
                    help="validation examples (default: %(default)s)")
-    t.add_argument("--seed", type=_nonnegative_int, default=0, help="default: %(default)s")
+    t.add_argument("--seed", type=_seed, default=0,
+                   help=f"0 .. {MAX_SEED} (default: %(default)s)")
     t.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1, mps (default: lstm_lib.default_device(), which the "
                         "environment variable LSTM_LIB_DEVICE overrides)")
@@ -104,39 +107,70 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save", metavar="PATH", default=None,
                    help="save a checkpoint (weights, optimizer, history, config, model "
                         "arguments) to PATH")
-    t.set_defaults(handler=_train)
+    t.set_defaults(handler=_train, usage_parser=t)
 
     i = sub.add_parser("info", help="print versions and the default device")
     i.set_defaults(handler=_info)
     return parser
 
 
+#: --seed must fit numpy's legacy global seed (seed_everything seeds it): [0, 2**32).
+MAX_SEED = 2**32 - 1
+#: The fixed validation and baseline sets, and one batch, must each fit in this many bytes.
+MAX_DATA_BYTES = 2**31
+#: A model with more parameters than this (4 bytes each: 4 GiB) is refused before building.
+MAX_PARAMETERS = 2**30
+
+
+def _int(s: str, what: str) -> int:
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {s!r}") from None
+
+
 def _positive_int(s: str) -> int:
-    v = int(s)
+    v = _int(s, "a positive integer")
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
     return v
 
 
 def _nonnegative_int(s: str) -> int:
-    v = int(s)
+    v = _int(s, "an integer >= 0")
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
     return v
 
 
+def _seed(s: str) -> int:
+    v = _int(s, f"an integer in [0, {MAX_SEED}]")
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}] (2**32 - 1), "
+                                         f"got {s}")
+    return v
+
+
+def _float(s: str, what: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {s!r}") from None
+
+
 def _positive_float(s: str) -> float:
-    v = float(s)
+    v = _float(s, "a positive number")
     if not (math.isfinite(v) and v > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {s}")
     return v
 
 
 def _nonnegative_float(s: str) -> float:
-    v = float(s)
+    v = _float(s, "a number >= 0")
     if not (math.isfinite(v) and v >= 0):
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {s}")
     return v
+
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -245,33 +279,98 @@ def _spec(x: np.ndarray, y: np.ndarray, x_more: np.ndarray, y_more: np.ndarray) 
     return spec
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _check_save_path(value: str, parser: argparse.ArgumentParser) -> None:
+    """--save must name a file whose directory exists (or can be made) and is writable."""
+    path = Path(value).expanduser()
+    if value.endswith(("/", os.sep)) or path.is_dir():
+        parser.error(f"--save {value}: is a directory; give a file name, e.g. "
+                     f"{path / 'run.pt'}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent          # save_checkpoint creates the missing directories
+    if not ancestor.is_dir():
+        parser.error(f"--save {value}: {ancestor} is not a directory")
+    try:                                     # os.access says yes to root on a read-only disk
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as err:
+        parser.error(f"--save {value}: cannot write in {ancestor} ({err.strerror or err})")
+
+
+def _check_device(value: str | None, parser: argparse.ArgumentParser):
     import torch
 
     from lstm_lib._device import default_device
+
+    if value is None:
+        try:
+            return default_device()
+        except (RuntimeError, ValueError) as err:  # e.g. LSTM_LIB_DEVICE=cuda without a GPU
+            parser.error(str(err))
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError) as err:
+        parser.error(f"--device {value!r}: {err}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            parser.error(f"--device {value}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            parser.error(f"--device {value}: this machine has {torch.cuda.device_count()} "
+                         f"CUDA device(s), numbered from 0")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        parser.error(f"--device {value}: MPS is not available on this machine")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        parser.error(f"--device {value}: expected cpu, cuda, cuda:N or mps")
+    return device
+
+
+def _check_task_size(args: argparse.Namespace, fn, parser: argparse.ArgumentParser) -> None:
+    """The task accepts --seq-len (e.g. temporal-order needs 20 or more: one example is
+    drawn to find out), and its data and the model fit in memory."""
+    L = args.seq_len
+    n_fixed = args.val_size + max(args.val_size, 1000)    # validation + baseline sets
+    if 4 * L * max(n_fixed, args.batch_size) > MAX_DATA_BYTES:  # >= 4 bytes per step
+        parser.error(f"--seq-len {L} with --val-size {args.val_size} and --batch-size "
+                     f"{args.batch_size}: the data would need more than "
+                     f"{MAX_DATA_BYTES / 2**30:.0f} GiB; use smaller values")
+    try:
+        x, y = _make(fn, 1, L, seed=0)
+    except (TypeError, ValueError) as err:
+        parser.error(f"--task {args.task} --seq-len {L}: {err}")
+    per_example = x.nbytes + y.nbytes
+    if per_example * max(n_fixed, args.batch_size) > MAX_DATA_BYTES:
+        parser.error(f"--task {args.task} --seq-len {L}: {max(n_fixed, args.batch_size)} "
+                     f"examples of {per_example} bytes exceed {MAX_DATA_BYTES / 2**30:.0f} "
+                     f"GiB; use smaller --seq-len, --val-size or --batch-size")
+    D = int(x.shape[-1]) if x.ndim == 3 else 32
+    H, layers = args.hidden_size, args.num_layers
+    n_params = layers * 4 * H * (max(D, H) + H + 2)        # 4 gate blocks per layer at most
+    if n_params > MAX_PARAMETERS:
+        parser.error(f"--hidden-size {H} --num-layers {layers}: about {n_params:.3g} "
+                     f"parameters, more than {MAX_PARAMETERS:.3g}; use a smaller model")
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import torch
+
     from lstm_lib.models import SequenceModel, count_parameters
     from lstm_lib.train import TrainConfig, fit, make_optimizer, save_checkpoint
 
+    # Every argument is checked before any work starts: a usage error (exit 2), not a
+    # traceback, and never after training (which would lose the trained model).
+    parser = getattr(args, "usage_parser", parser)   # errors show the usage of `train`
     if args.clip_value > 0 and args.clip_norm:
         parser.error("--clip-norm and --clip-value exclude each other")
     if args.clip_value > 0:
         clip_norm = 0.0
     else:
         clip_norm = 1.0 if args.clip_norm is None else args.clip_norm
-    if args.device is not None:
-        try:
-            device = torch.device(args.device)
-        except RuntimeError as err:
-            parser.error(f"--device {args.device!r}: {err}")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            parser.error(f"--device {args.device}: CUDA is not available on this machine")
-    else:
-        try:
-            device = default_device()
-        except (RuntimeError, ValueError) as err:  # e.g. LSTM_LIB_DEVICE=cuda without a GPU
-            parser.error(str(err))
-
+    if args.save:
+        _check_save_path(args.save, parser)
+    device = _check_device(args.device, parser)
     fn = _task_function(args.task)
+    _check_task_size(args, fn, parser)
+
     L = args.seq_len
     x_val, y_val = _make(fn, args.val_size, L, seed=args.seed + 1_000_003)
     x_fit, y_fit = _make(fn, max(args.val_size, 1000), L, seed=args.seed + 2_000_003)
@@ -349,6 +448,13 @@ def _info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m lstm_lib`` and the ``lstm-lib`` script; returns the exit code."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["study"]:  # the variant study has its own parser: lstm_lib.study_cli
+        from lstm_lib import study_cli
+
+        return study_cli.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     return args.handler(args, parser)
