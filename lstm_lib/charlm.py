@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lstm_lib._checks import check_bool, check_int
 from lstm_lib._device import seed_everything
 from lstm_lib.data.text import PythonCorpus, bptt_batches, stdlib_source_files
 from lstm_lib.models import SequenceModel
@@ -43,7 +44,16 @@ def _ids(ids, name: str) -> np.ndarray:
     if a.ndim != 1 or a.size < 2 or not np.issubdtype(a.dtype, np.integer):
         raise ValueError(f"{name} must be a 1-D integer id array of length >= 2, got dtype "
                          f"{a.dtype} and shape {a.shape}")
+    if a.min() < 0:
+        raise ValueError(f"{name} must hold ids >= 0, got a minimum of {a.min()}")
     return a
+
+
+def _module(model) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. char_model(V)), got "
+                        f"{type(model).__name__}")
+    return model
 
 
 def _check_vocab_size(V: int, *arrays: np.ndarray) -> None:
@@ -86,7 +96,7 @@ def char_model(V: int, hidden_size: int = 128, embed: int = 32, *, seed: int = 0
     Seeds everything with ``seed`` first, so the initial weights repeat. ``kwargs`` go to
     :class:`~lstm_lib.models.SequenceModel` (e.g. ``num_layers=2``, ``forget_bias=1.0``).
     """
-    seed_everything(seed)
+    seed_everything(check_int("seed", seed, minimum=0))
     return SequenceModel(kind, embed, hidden_size, V, embedding=V, readout="all", **kwargs)
 
 
@@ -97,7 +107,8 @@ def random_windows(ids, n: int, window: int) -> Callable:
     windows starting at uniformly random positions of ``ids``.
     """
     ids = _ids(ids, "ids").astype(np.int64)
-    if n < 1 or window < 1 or len(ids) < window + 2:
+    n, window = check_int("n", n, minimum=1), check_int("window", window, minimum=1)
+    if len(ids) < window + 2:
         raise ValueError(f"need n >= 1, window >= 1 and len(ids) >= window + 2; got n={n}, "
                          f"window={window}, len(ids)={len(ids)}")
 
@@ -121,7 +132,10 @@ def train_char_model(model: nn.Module, train_ids, *, window: int, batch_size: in
     bits per character (16 stateful rows) every ``eval_every`` steps. ``callback(step, model)``
     runs after every step (e.g. a :class:`lstm_lib.sampling.SampleRecorder`).
     """
+    _module(model)
     train_ids = _ids(train_ids, "train_ids")
+    carry = check_bool("carry", carry)
+    window = check_int("window", window, minimum=1)
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, clip_norm=clip_norm,
                          seed=seed, eval_every=eval_every, progress=False)
     if carry:
@@ -151,8 +165,10 @@ def bits_per_char(model: nn.Module, ids, rows: int = 16, window: int = 256) -> f
     Each of the ``rows`` rows of :func:`~lstm_lib.data.bptt_batches` is read from a zero state
     at its start; after that every prediction has the row's whole preceding text as context.
     """
+    _module(model)
     ids = _ids(ids, "ids")
-    if rows < 1 or len(ids) < rows + 1:
+    rows, window = check_int("rows", rows, minimum=1), check_int("window", window, minimum=1)
+    if len(ids) < rows + 1:
         raise ValueError(f"rows must be in [1, len(ids) - 1], got rows={rows} for "
                          f"{len(ids)} ids")
     result = evaluate(model, bptt_batches(ids, rows, window), loss="ce", stateful=True)
@@ -167,7 +183,10 @@ def bits_by_position(model: nn.Module, ids, window: int = 256, stride: int = 64)
     the value at index t is the mean over windows of the loss of the prediction made with
     exactly t + 1 characters of context.
     """
+    _module(model)
     ids = _ids(ids, "ids").astype(np.int64)
+    window = check_int("window", window, minimum=1)
+    stride = check_int("stride", stride, minimum=1)
     starts = np.arange(0, len(ids) - window - 1, stride)
     if len(starts) == 0:
         raise ValueError(f"ids (length {len(ids)}) is too short for window={window}")
@@ -195,7 +214,9 @@ def record_gates(model: SequenceModel, ids, rows: int = 20) -> dict[str, np.ndar
     array belongs to character t of the text. Needs an ``lstm_lib.nn`` kind (one layer is
     read: the first).
     """
+    _module(model)
     ids = _ids(ids, "ids").astype(np.int64)
+    rows = check_int("rows", rows, minimum=1)
     T = len(ids) // rows * rows
     if T == 0:
         raise ValueError(f"need at least rows={rows} ids, got {len(ids)}")
@@ -212,6 +233,10 @@ def record_gates(model: SequenceModel, ids, rows: int = 20) -> dict[str, np.ndar
 @torch.no_grad()
 def text_bpc(model: nn.Module, vocab, prime: str, text: str) -> float:
     """Bits per character the model needs to encode ``text`` after reading ``prime``."""
+    _module(model)
+    if not isinstance(prime, str) or not isinstance(text, str):
+        raise TypeError(f"prime and text must be str, got {type(prime).__name__} and "
+                        f"{type(text).__name__}")
     if not prime or not text:
         raise ValueError(f"prime and text must be non-empty, got {prime!r} and {text!r}")
     ids = torch.as_tensor(vocab.encode(prime + text))[None].to(_device_of(model))  # (1, T)
@@ -228,7 +253,9 @@ def text_bpc(model: nn.Module, vocab, prime: str, text: str) -> float:
 def validation_logits(model: nn.Module, ids, rows: int = 16,
                       window: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits (n, V) and targets (n,) over ``ids`` read as ``rows`` stateful streams."""
+    _module(model)
     ids = _ids(ids, "ids")
+    rows, window = check_int("rows", rows, minimum=1), check_int("window", window, minimum=1)
     dev, was_training = _device_of(model), model.training
     model.eval()
     state, zs, ys = None, [], []
@@ -248,8 +275,9 @@ def held_out_text(corpus: PythonCorpus, n_chars: int) -> str:
     The corpus takes a prefix of :func:`~lstm_lib.data.stdlib_source_files`; this reads the
     following files (joined by a blank line, as the corpus is) up to ``n_chars`` characters.
     """
-    if n_chars < 1:
-        raise ValueError(f"n_chars must be >= 1, got {n_chars}")
+    n_chars = check_int("n_chars", n_chars, minimum=1)
+    if not isinstance(corpus, PythonCorpus):
+        raise TypeError(f"corpus must be a PythonCorpus, got {type(corpus).__name__}")
     pieces, size = [], 0
     for path in stdlib_source_files()[len(corpus.files):]:
         with open(path, encoding="utf-8", errors="replace", newline="") as fh:
