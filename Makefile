@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LABSETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: venv book test test-fast lint lab bench binder-check clean
+.PHONY: venv book notebooks test test-fast lint lab bench binder-check clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/python tools/book.py
+
+# the executed chapters as .ipynb in _build/notebooks/ (for Colab and downloads), from the
+# execution cache of `make book`, which must run first
+notebooks: $(STAMP)
+	$(BIN)/python tools/notebooks.py
 
 # one BLAS/OpenMP thread per test worker: the workers already use every core
 test: $(STAMP)
