@@ -23,6 +23,13 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def _check_real(name: str, value, minimum: float = 0.0) -> float:
+    if (isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating)
+            or not np.isfinite(value) or value < minimum):
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return float(value)
+
+
 def state_difference(rho: float, *, T: int = 60, N: int = 200, D: int = 3, H: int = 32,
                      seed: int = 1) -> np.ndarray:
     """Mean ‖h_t − h'_t‖ over N sequence pairs that differ only in x_1; returns (T,) for t = 1..T.
@@ -34,7 +41,9 @@ def state_difference(rho: float, *, T: int = 60, N: int = 200, D: int = 3, H: in
     from lstm_lib.reference import make_cell
 
     T, N = _check_int("T", T, 1), _check_int("N", N, 1)
-    rng = np.random.default_rng(seed)
+    D, H = _check_int("D", D, 1), _check_int("H", H, 1)
+    rho = _check_real("rho", rho)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
     cell = make_cell("rnn", D, H, rng=rng)
     cell.params["U"] = set_spectral_radius(rng.standard_normal((H, H)), rho)
     cell.params["W"] = 0.5 * rng.standard_normal((H, D))
@@ -52,7 +61,12 @@ def echo_accuracy(model, k: int, *, T: int = 60, n: int = 2000, seed: int = 123)
 
     from lstm_lib.data.bits import shifted_bits
 
-    x, y = shifted_bits(n, T, -_check_int("k", k, 1), seed=seed)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    k, T, n = _check_int("k", k, 1), _check_int("T", T, 1), _check_int("n", n, 1)
+    if k >= T:
+        raise ValueError(f"k must be < T (the echo of x_(t-k) needs t > k), got k={k}, T={T}")
+    x, y = shifted_bits(n, T, -k, seed=seed)
     model.eval()
     with torch.no_grad():
         device = next(model.parameters()).device
@@ -73,8 +87,11 @@ def train_echo(k: int, *, T: int = 60, hidden_size: int = 32, steps: int = 300,
     from lstm_lib.models import SequenceModel
     from lstm_lib.train import TrainConfig, fit
 
-    k = _check_int("k", k, 1)
-    lstm_lib.seed_everything(seed)
+    k, T = _check_int("k", k, 1), _check_int("T", T, 1)
+    if k >= T:
+        raise ValueError(f"k must be < T (the echo of x_(t-k) needs t > k), got k={k}, T={T}")
+    batch_size = _check_int("batch_size", batch_size, 1)
+    lstm_lib.seed_everything(_check_int("seed", seed, 0))
     model = SequenceModel("rnn", input_size=1, hidden_size=hidden_size, output_size=2,
                           readout="all")
     data_rng = np.random.default_rng(k)
@@ -103,7 +120,13 @@ def train_echo_truncated(truncate: int | None, *, lag: int = 5, T: int = 30, H: 
     lag = _check_int("lag", lag, 1)
     if truncate is not None:
         _check_int("truncate", truncate, 1)
-    rng = np.random.default_rng(seed)
+    T, H, N = _check_int("T", T, 1), _check_int("H", H, 1), _check_int("N", N, 1)
+    steps, lr = _check_int("steps", steps, 1), _check_real("lr", lr)
+    if lag >= T:
+        raise ValueError(f"lag must be < T, got lag={lag}, T={T}")
+    if lr == 0:
+        raise ValueError("lr must be > 0, got 0")
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
     cell = make_cell("rnn", 1, H, rng=rng)
     params = {**cell.params, "V": rng.uniform(-0.25, 0.25, (2, H)), "c": np.zeros(2)}
 
