@@ -310,7 +310,8 @@ def test_all_is_complete():
     import lstm_lib.nn as module
 
     assert sorted(module.__all__) == sorted(
-        ["RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG", "RNNCell", "LSTMCell", "GRUCell",
+        ["RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG", "MinGRU", "MinLSTM", "SLSTM",
+         "RNNCell", "LSTMCell", "GRUCell",
          "PeepholeLSTMCell", "CIFGCell", "VARIANTS", "to_reference_params",
          "from_reference_params"])
     for name in module.__all__:
