@@ -422,7 +422,8 @@ def test_make_cell_attributes_and_init(kind, options):
 
 def test_make_cell_rejects_unknown_kinds_and_options():
     with pytest.raises(ValueError, match=r"unknown cell kind: expected one of \['rnn', 'lstm', "
-                                         r"'peephole', 'cifg', 'gru'\], got 'LSTM'"):
+                                         r"'peephole', 'cifg', 'gru', 'mingru', 'minlstm', "
+                                         r"'slstm'\], got 'LSTM'"):
         ref.make_cell("LSTM", 2, 3)
     with pytest.raises(TypeError,
                        match=r"unexpected options: expected none, got \['reset_after'\]"):
