@@ -31,7 +31,8 @@ from lstm_lib.nn.layers import _RNNBase
 from lstm_lib.nn.loop import reverse_padded
 from lstm_lib.nn.scan import parallel_scan_log
 
-__all__ = ["MinGRU", "MinLSTM", "candidate", "log_candidate"]
+__all__ = ["MinGRU", "MinLSTM", "candidate", "log_candidate", "mingru_coefficients",
+           "mingru_step", "minlstm_coefficients", "minlstm_step"]
 
 SCANS = ("parallel", "sequential")
 
