@@ -64,7 +64,10 @@ def check_finite(name: str, a: np.ndarray) -> np.ndarray:
 
 def as_int_ids(name: str, values, ndim: int | None = 1) -> np.ndarray:
     """Integer ids as int64; floats are accepted only when integral (no silent truncation)."""
-    a = np.asarray(values)
+    try:
+        a = np.asarray(values)
+    except ValueError:      # ragged nesting
+        a = np.asarray(values, dtype=object)
     if a.dtype == object:
         raise TypeError(f"{name} must hold integer ids, got a ragged or mixed sequence")
     if a.size == 0:

@@ -14,7 +14,7 @@ def _as_array(k: int, a):
                                    or arr.dtype == np.bool_):
         raise TypeError(f"arrays[{k}] must be a numeric array, got dtype {arr.dtype} "
                         f"({type(a).__name__})")
-    return np.ascontiguousarray(arr)
+    return np.require(arr, requirements="C")   # unlike ascontiguousarray, keeps 0-D
 
 
 def to_tensors(*arrays, device=None) -> tuple:
