@@ -6,8 +6,8 @@
   run it after editing docstrings.
 * The Binder, repository and issue buttons read one URL: ``$LSTM_BOOK_REPOSITORY``, else the
   GitHub remote ``origin``, else ``repository.url`` of ``_config.yml``.
-* ``.github/workflows``: the book deployed to GitHub Pages on a push to main, the tests on pull
-  requests.
+* ``.github/workflows``: the book deployed to GitHub Pages on a push to main, with the executed
+  notebooks (``make notebooks``) on the ``notebooks`` branch for Colab; the tests on pull requests.
 """
 
 from __future__ import annotations
@@ -297,6 +297,28 @@ def test_book_workflow_builds_on_main_and_deploys_to_pages():
     assert any("_build/lstm_lib.sha256" in c["path"] for c in caches)
     deploy = flow["jobs"]["deploy"]
     assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+
+
+def test_book_workflow_publishes_the_notebooks_where_the_colab_button_points():
+    from tools.colab_button import NOTEBOOKS_BRANCH
+
+    flow = _workflow("book.yml")
+    build = flow["jobs"]["build"]["steps"]
+    runs = [step.get("run") for step in build]
+    assert runs.index("make notebooks") > runs.index("make book")  # it reads make book's cache
+    (upload,) = [s for s in build if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["with"]["path"] == "_build/notebooks"
+    job = flow["jobs"]["notebooks"]
+    assert job["needs"] == "build" and job["permissions"] == {"contents": "write"}
+    (download,) = [s for s in job["steps"] if "download-artifact" in s.get("uses", "")]
+    assert download["with"]["name"] == upload["with"]["name"]
+    (push,) = [s for s in job["steps"] if "git push" in s.get("run", "")]
+    assert push["working-directory"] == download["with"]["path"]
+    assert f"git init -q -b {NOTEBOOKS_BRANCH}" in push["run"]
+    assert re.search(rf"git push --force \S+ {NOTEBOOKS_BRANCH}$", push["run"].strip())
+    assert push["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    # only the publishing job may write to the repository
+    assert flow["permissions"]["contents"] == "read" and "permissions" not in flow["jobs"]["build"]
 
 
 def test_test_workflow_runs_ci_on_pull_requests():
