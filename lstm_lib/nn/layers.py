@@ -272,6 +272,11 @@ class _RNNBase(nn.Module):
     def _prepare(self, input, hx, lengths):
         """Check the arguments as torch does; return x (T, N, D), the state tuple, lengths."""
         kind = KINDS[self.mode]
+        if not isinstance(self.bidirectional, bool):
+            # torch.nn builds such a layer but its kernel refuses the flag at forward
+            raise TypeError(f"bidirectional should be of type bool, got: "
+                            f"{type(self.bidirectional).__name__} (torch.nn.{self.mode} "
+                            f"accepts it in the constructor and refuses it here, at forward)")
         packed = isinstance(input, PackedSequence)
         if packed:
             if lengths is not None:
