@@ -194,14 +194,18 @@ class _MinimalBase(nn.Module):
     # ---- checks: lnn.GRU's, with torch's exception types and messages -------------------------
     _check_input = _RNNBase._check_input
     _check_hidden = _RNNBase._check_hidden
+    _check_hx_dtype_and_device = _RNNBase._check_hx_dtype_and_device
     _check_lengths = staticmethod(_RNNBase._check_lengths)
     _to_input_layout = _RNNBase._to_input_layout
     _repack = staticmethod(_RNNBase._repack)
 
     def _check_hx_dims(self, hx: Tensor, is_batched: bool) -> None:
         want, name = (3, "batched 3-D") if is_batched else (2, "unbatched 2-D")
-        if not isinstance(hx, Tensor):
-            raise TypeError(f"hx must be a Tensor (the state h_0), got {type(hx).__name__}")
+        if not isinstance(hx, Tensor):  # torch fails on hx.dim(): an AttributeError
+            raise AttributeError(
+                f"'{type(hx).__name__}' object has no attribute 'dim': {self.mode} takes hx as "
+                f"one tensor h_0 of shape (num_layers * num_directions, N, H), got a "
+                f"{type(hx).__name__}")
         if hx.dim() != want:
             raise RuntimeError(f"For {name} input, hx should also be {want}-D but got "
                                f"{hx.dim()}-D tensor")
@@ -241,13 +245,7 @@ class _MinimalBase(nn.Module):
         T, N = x.size(0), x.size(1)
         if hx is not None:
             self._check_hidden((hx,), N)
-            if hx.dtype != x.dtype:
-                raise RuntimeError(f"{self.mode}: hx dtype ({hx.dtype}) does not match input "
-                                   f"dtype ({x.dtype}); convert it with hx.to({x.dtype})")
-            if hx.device != x.device:
-                raise RuntimeError(f"Input and hidden tensors are not at the same device, found "
-                                   f"input tensor at {x.device} and hidden tensor at "
-                                   f"{hx.device}")
+            self._check_hx_dtype_and_device((hx,), x)
         else:
             hx = x.new_zeros(self.num_layers * (2 if self.bidirectional else 1), N,
                              self.hidden_size)
