@@ -50,7 +50,8 @@ class _RNNBase(nn.Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None, *, nonlinearity: str = "tanh",
                  variant: str | None = None, input_dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, forget_bias: float | None = None) -> None:
+                 recurrent_dropout: float = 0.0, forget_bias: float | None = None,
+                 proj_size: int = 0) -> None:
         super().__init__()
         kind = KINDS[self._mode]
         # the same checks, types and messages as torch.nn.RNNBase
@@ -78,6 +79,15 @@ class _RNNBase(nn.Module):
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size != 0:  # a valid LSTMP that torch would build: documented as not supported
+            raise NotImplementedError(
+                f"{type(self).__name__} does not support projections (LSTMP): proj_size must be "
+                f"0, got {proj_size}; use torch.nn.LSTM for proj_size > 0")
         check_variant(kind, variant)
         forget_bias = check_forget_bias(forget_bias, kind, bias)
         self.mode = kind.name
@@ -433,14 +443,10 @@ class LSTM(_RNNBase):
                  proj_size: int = 0, device=None, dtype=None, *, variant: str | None = None,
                  input_dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  forget_bias: float | None = None) -> None:
-        if proj_size != 0:
-            raise NotImplementedError(
-                f"{type(self).__name__} does not support projections (LSTMP): proj_size must be "
-                f"0, got {proj_size}; use torch.nn.LSTM for proj_size > 0")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device, dtype, variant=variant,
                          input_dropout=input_dropout, recurrent_dropout=recurrent_dropout,
-                         forget_bias=forget_bias)
+                         forget_bias=forget_bias, proj_size=proj_size)
 
 
 _LSTM_EQ = """    i_t = σ(W_i x_t + U_i h_{t-1} + b_i)
