@@ -161,6 +161,22 @@ def test_parallel_scan_handles_signed_b_and_h0(T, chunk):
         torch.testing.assert_close(gp, gs, rtol=1e-10, atol=1e-11)
 
 
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_scan_backward_passes_torch_gradcheck_with_broadcasting(chunk):
+    """The hand-written backward (S4) against finite differences, b and h0 broadcast."""
+    torch.manual_seed(0)
+    T = 8
+    log_a = torch.nn.functional.logsigmoid(torch.randn(T, 2, 3, dtype=torch.float64))
+    log_b = torch.randn(T, 1, 3, dtype=torch.float64)  # broadcast over N
+    h0 = torch.randn(3, dtype=torch.float64)  # broadcast over N
+    args = tuple(v.requires_grad_() for v in (log_a, log_b, h0))
+    assert torch.autograd.gradcheck(lambda *v: S.parallel_scan_log(*v, chunk=chunk), args)
+    a = torch.rand(T, 2, 3, dtype=torch.float64) + 0.1
+    b = torch.randn(T, 2, 3, dtype=torch.float64)
+    args = tuple(v.detach().clone().requires_grad_() for v in (a, b, h0))
+    assert torch.autograd.gradcheck(lambda *v: S.parallel_scan(*v, chunk=chunk), args)
+
+
 def test_sequential_scan_is_the_recurrence():
     a = torch.tensor([[0.5], [2.0], [1.0]])
     b = torch.tensor([[1.0], [-1.0], [3.0]])
