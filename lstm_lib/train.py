@@ -132,6 +132,8 @@ class TrainConfig:
         _check_int("eval_every", self.eval_every, minimum=1)
         _check_int("patience", self.patience, minimum=0)
         _check_int("seed", self.seed, minimum=0)
+        if self.seed >= 2**32:  # numpy's global generator takes no more
+            raise ValueError(f"seed must be < 2**32, got {self.seed}")
         for name in ("lr", "momentum", "weight_decay", "clip_norm", "clip_value"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -245,6 +247,9 @@ def compute_loss(loss: str | Callable, output: torch.Tensor, y: torch.Tensor) ->
     """
     if callable(loss):
         return loss(output, y)
+    for name, t in (("output", output), ("y", y)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if loss == "mse":
         if output.shape != y.shape:
             raise ValueError(f"loss='mse' needs output and target of the same shape: output "
@@ -760,6 +765,9 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
                          "batch_fn: independent batches have no state to carry")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, model), got {type(callback).__name__}")
+    if scheduler is not None and not callable(scheduler):
+        raise TypeError(f"scheduler must be a factory optimizer -> LRScheduler, got "
+                        f"{type(scheduler).__name__}")
     device = default_device() if config.device is None else torch.device(config.device)
 
     seed_everything(config.seed)  # dropout and any other randomness inside the model

@@ -428,3 +428,21 @@ def test_count_parameters_checks_its_arguments():
 def test_conv1d_lstm_passes_the_flag_checks_on():
     with pytest.raises(TypeError, match="bidirectional must be a bool"):
         Conv1dLSTM(2, 4, 1, bidirectional="yes")
+
+
+def test_seed_beyond_numpys_range_is_refused_by_the_config():
+    with pytest.raises(ValueError, match=r"seed must be < 2\*\*32"):
+        TrainConfig(seed=2**32)
+
+
+def test_scheduler_must_be_a_factory(rng):
+    x, y = regression(rng)
+    with pytest.raises(TypeError, match="scheduler must be a factory"):
+        fit(nn.Linear(3, 1), (x, y), config=TrainConfig(steps=1, **CPU), scheduler="cosine")
+
+
+@pytest.mark.parametrize("output, y", [(np.zeros(3), torch.zeros(3)),
+                                       (torch.zeros(3), [0.0, 0.0, 0.0])])
+def test_compute_loss_wants_tensors(output, y):
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        compute_loss("mse", output, y)
