@@ -211,7 +211,7 @@ class _MinimalBase(nn.Module):
                                f"{hx.dim()}-D tensor")
 
     # ---- forward -----------------------------------------------------------------------------
-    def forward(self, input, hx: Tensor | None = None, *,
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None, *,
                 lengths: Tensor | None = None) -> tuple[Tensor | PackedSequence, Tensor]:
         """Run the layers; see the class docstring for shapes. ``lengths`` (keyword, (N,)
         integers in [1, T]) marks a padded batched input as variable-length, as in lnn.GRU:

@@ -50,12 +50,16 @@ the chunks are joined by (S1) once more, one step per chunk, over the chunks' en
 cheap steps instead of T. On float32 at T = 10⁴ this takes the worst relative error against a
 float64 loop from about 2e-4 (one chunk) to about 1e-5.
 
-**Gradients.** The backward of a linear scan is a linear scan run backwards in time: the total
-gradient g_t = dL/dh_t obeys g_t = dh_t + a_{t+1} ⊙ g_{t+1} (eq. (S4) in :class:`_Scan`), a
-recurrence of the form (S1) with signed b = dh. The parallel functions use it as their backward
-(the same chunked log-space scan, signs split), not autograd through ``logcumsumexp``: that
-keeps the gradient exact where some b_t = 0 (log b has no derivative there) and as precise as
-the forward. They are first-order differentiable only (``once_differentiable``).
+**Gradients.** The backward of a linear scan is a linear scan run backwards in time. With dh_t
+the gradient the loss sends to h_t directly, the total gradient g_t = dL/dh_t obeys
+
+    (S4)  g_t = dh_t + a_{t+1} ⊙ g_{t+1},   g_T = dh_T,
+
+which is (S1) with time reversed and signed b = dh; then dL/db_t = g_t, dL/da_t = g_t ⊙ h_{t-1}
+and dL/dh_0 = a_1 ⊙ g_1. The parallel functions use (S4) as their backward (the same chunked
+log-space scan, signs split), not autograd through ``logcumsumexp``: that keeps the gradient
+exact where some b_t = 0 (log b has no derivative there) and as precise as the forward. They
+are first-order differentiable only (``once_differentiable``).
 
 Shapes: time on dim 0, (T, ...) for a, b and h, (...) for h_0; every function here works on any
 device and floating dtype torch supports (no numpy, no host round trip in the layers' path).

@@ -150,7 +150,7 @@ class _MinimalCell(Cell):
 class MinGRUCell(_MinimalCell):
     """minGRU cell, eqs. (M1)-(M3); ``params``: W (2H, D), b (2H,), blocks z, h̃ (``"h"``).
 
-    Loads the weights of a one-layer ``lnn.MinGRU`` (:meth:`load_torch_state_dict`).
+    Loads the weights of a one-layer ``lnn.MinGRU`` (``load_torch_state_dict``).
     """
 
     kind = "mingru"
