@@ -12,6 +12,13 @@ validation set, and ends by printing the final validation loss next to the task'
 baseline*: the best prediction that ignores the input (the mean target for regression, the class
 frequencies -- per time step for per-step targets -- for classification). A model that does not
 beat it has learned nothing about the sequence.
+
+Every argument is checked before any work starts, and a bad one is a usage error (exit status
+2, as argparse's own): numbers and their ranges (``--seed`` in [0, 2**32 - 1]), the task's
+limits (one example is drawn to ask the task whether it accepts ``--seq-len``), data sets and
+models too large for memory (:data:`MAX_DATA_BYTES`, :data:`MAX_PARAMETERS`), the device, and
+``--save`` (a file name whose nearest existing directory is writable), so a bad path never
+costs a trained model.
 """
 
 from __future__ import annotations

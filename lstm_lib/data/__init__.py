@@ -16,6 +16,16 @@ Modules:
     download    cache directory, verified atomic downloads, safe tar extraction
     vocab       Vocab (words) and CharVocab (characters)
     tensors     numpy -> torch helpers (imports torch lazily)
+
+Bad input (the project's one policy, DESIGN.md): every public function here checks its
+arguments before doing any work and names the bad one with the expected and the received
+value. Sizes are ints (``TypeError`` for floats and bools, ``ValueError`` below the minimum);
+flags are bools (``"no"`` is a ``TypeError``, not True); seeds are ``None``, an int >= 0 or a
+``numpy.random.Generator``; ids must be integers in range (``Vocab.decode([-1])`` is an
+``IndexError``; integral floats are accepted, 1.5 is not); numeric data must be finite (NaN/inf
+is a ``ValueError``); a string where a list of tokens belongs is a ``TypeError``. Archives are
+extracted only if no member, links followed, can leave the destination, on every supported
+Python; empty, truncated and corrupt files give errors that name the file.
 """
 
 from lstm_lib.data.agreement import (
