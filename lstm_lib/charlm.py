@@ -96,6 +96,7 @@ def char_model(V: int, hidden_size: int = 128, embed: int = 32, *, seed: int = 0
     Seeds everything with ``seed`` first, so the initial weights repeat. ``kwargs`` go to
     :class:`~lstm_lib.models.SequenceModel` (e.g. ``num_layers=2``, ``forget_bias=1.0``).
     """
+    check_int("V", V, minimum=1)
     seed_everything(check_int("seed", seed, minimum=0))
     return SequenceModel(kind, embed, hidden_size, V, embedding=V, readout="all", **kwargs)
 

@@ -168,7 +168,10 @@ class PascanuBound(NamedTuple):
 
     def bound(self, lags) -> np.ndarray:
         """The upper bound rate^lag of eq. (J3) for each lag (any shape)."""
-        return self.rate ** np.asarray(lags, dtype=np.float64)
+        lags = finite_array("lags", lags)
+        if lags.size and lags.min() < 0:
+            raise ValueError(f"lags must be >= 0, got a minimum of {lags.min()}")
+        return self.rate ** lags
 
 
 def pascanu_bound(U, nonlinearity: str = "tanh") -> PascanuBound:

@@ -45,7 +45,7 @@ _BOOL_KWARGS = ("bias", "batch_first", "bidirectional")
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in _LAYERS:
+    if not isinstance(kind, str) or kind not in _LAYERS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
 
 
@@ -125,7 +125,7 @@ class SequenceModel(nn.Module):
                  **layer_kwargs):
         super().__init__()
         _check_kind(kind)
-        if readout not in READOUTS:
+        if not isinstance(readout, str) or readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
         _check_positive(input_size=input_size, hidden_size=hidden_size,
                         output_size=output_size, num_layers=num_layers)
@@ -302,6 +302,9 @@ class DenseBaseline(nn.Module):
         self.window, self.input_size = window, input_size
         layers: list[nn.Module] = []
         width = window * input_size
+        if isinstance(hidden_sizes, int) or not hasattr(hidden_sizes, "__iter__"):
+            raise TypeError(f"hidden_sizes must be a sequence of widths, e.g. (64,) or (), got "
+                            f"{hidden_sizes!r}")
         for h in hidden_sizes:
             _check_positive(hidden_size=h)
             layers += [nn.Linear(width, h), nn.ReLU()]

@@ -92,6 +92,14 @@ def _baselines(baseline) -> list[tuple[str, float]]:
     return [("baseline", check_real("baseline", baseline))]
 
 
+def _series(name: str, a) -> np.ndarray:
+    """A finite 1-D series; (T, 1) and (1, T) are flattened, any other 2-D shape refused."""
+    arr = finite_array(name, a)
+    if arr.ndim > 1 and sum(d > 1 for d in arr.shape) > 1:
+        raise ValueError(f"{name} must be one series (T,), got shape {arr.shape}")
+    return arr.ravel()
+
+
 def _history_dict(history) -> dict:
     """A History or its to_dict(), with the lists plot_history reads present and finite."""
     if hasattr(history, "to_dict"):
@@ -278,25 +286,25 @@ def plot_sequence(truth, predictions=None, *, t=None, persistence=False, horizon
         the Axes.
     """
     horizon = check_int("horizon", horizon, minimum=1)
-    y = finite_array("truth", truth).ravel()
+    y = _series("truth", truth)
     if len(y) == 0:
         raise ValueError("truth is empty")
     t = np.arange(len(y)) if t is None else finite_array("t", t, ndim=1)
     if len(t) != len(y):
         raise ValueError(f"t and truth must have the same length, got {len(t)} and {len(y)}")
     if not (persistence is None or isinstance(persistence, bool)):
-        persistence = finite_array("persistence", persistence).ravel()
+        persistence = _series("persistence", persistence)
         if not 0 < len(persistence) <= len(y):
             raise ValueError(f"persistence must have 1 .. T = {len(y)} values, got "
                              f"{len(persistence)}")
     if predictions is not None:
         if not isinstance(predictions, Mapping):
             predictions = {"prediction": predictions}
-        predictions = {name: finite_array(f"predictions[{name!r}]", p).ravel()
+        predictions = {name: _series(f"predictions[{name!r}]", p)
                        for name, p in predictions.items()}
     ax = _axes(ax)
     if context is not None:
-        c = finite_array("context", context).ravel()
+        c = _series("context", context)
         step = (t[1] - t[0]) if len(t) > 1 else 1
         tc = t[0] - step * np.arange(len(c), 0, -1)
         ax.plot(tc, c, color=COLORS["persistence"], lw=1, label="context")

@@ -493,3 +493,34 @@ def test_gate_explorer_shows_a_message_for_a_nan_typed_in_the_box():
     assert "finite" in ex.error and ex.redraws == draws  # nothing drawn from NaN
     ex.controls["xs"].value = "0 1 0"
     assert ex.error == "" and ex.redraws == draws + 1
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: plot.plot_sequence(np.zeros((3, 2))), r"truth must be one series \(T,\)"),
+    (lambda: plot.plot_sequence(np.zeros(3), np.zeros((3, 2))), "predictions"),
+    (lambda: plot.plot_sequence(np.zeros(3), context=np.zeros((2, 2))), "context must be one"),
+    (lambda: gradients.pascanu_bound(U2).bound([1.0, NAN]), "lags must be finite"),
+    (lambda: gradients.pascanu_bound(U2).bound([-1]), "lags must be >= 0"),
+    (lambda: charlm.char_model(0), "V must be an int >= 1"),
+])
+def test_silent_flattening_and_nan_bounds_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_a_column_series_is_still_drawn():
+    ax = plot.plot_sequence(np.arange(4.0)[:, None], {"lstm": np.arange(4.0)[None]})
+    assert len(ax.lines) == 2
+
+
+@pytest.mark.parametrize("kind", [["lstm"], None])
+def test_unhashable_or_missing_kind_is_named(kind):
+    with pytest.raises(ValueError, match="kind must be one of"):
+        SequenceModel(kind, 2, 4, 1)
+
+
+def test_dense_baseline_hidden_sizes_must_be_a_sequence():
+    from lstm_lib.models import DenseBaseline
+
+    with pytest.raises(TypeError, match="hidden_sizes must be a sequence"):
+        DenseBaseline(5, 1, 1, hidden_sizes=8)
