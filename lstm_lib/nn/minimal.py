@@ -86,12 +86,15 @@ def mingru_step(k_t: Tensor, h_prev: Tensor) -> Tensor:
 def minlstm_step(k_t: Tensor, h_prev: Tensor) -> Tensor:
     """One MinLSTM step: f′ = f/(f + i), i′ = i/(f + i), h_t = f′ ⊙ h_{t-1} + i′ ⊙ g(k_h).
 
+    f′ and i′ are computed as σ(−d) and σ(d) with d = log(i/f) = softplus(−k_f) − softplus(−k_i),
+    the same numbers (f/(f + i) = 1/(1 + i/f)), but without 0/0 where both gates round to 0
+    (k_f, k_i below about −104 in float32).
+
     Shapes: k_t (N, 3H) = W x_t + b, blocks f, i, h̃; h_prev (N, H). Returns h_t (N, H).
     """
     k_f, k_i, k_h = k_t.chunk(3, dim=-1)
-    f, i = torch.sigmoid(k_f), torch.sigmoid(k_i)
-    s = f + i
-    return (f / s) * h_prev + (i / s) * candidate(k_h)
+    d = F.softplus(-k_f) - F.softplus(-k_i)  # log i_t − log f_t
+    return torch.sigmoid(-d) * h_prev + torch.sigmoid(d) * candidate(k_h)
 
 
 class _MinimalBase(nn.Module):

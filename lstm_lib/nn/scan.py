@@ -48,7 +48,9 @@ roundoff: harmless in float64, visible in float32 over very long sequences. ``ch
 128) bounds it: the log-space scan runs on chunks of that many steps, all chunks at once, and
 the chunks are joined by (S1) once more, one step per chunk, over the chunks' end states: T / 128
 cheap steps instead of T. On float32 at T = 10⁴ this takes the worst relative error against a
-float64 loop from about 2e-4 (one chunk) to about 1e-5.
+float64 loop from about 2e-4 (one chunk) to about 1e-5. The error still scales with
+chunk · |log a_t|: gates saturated far beyond any trained model's (|log a_t| ~ 10³) leave float32
+about three digits; float64 keeps ten.
 
 **Gradients.** The backward of a linear scan is a linear scan run backwards in time. With dh_t
 the gradient the loss sends to h_t directly, the total gradient g_t = dL/dh_t obeys
