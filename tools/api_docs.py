@@ -1,7 +1,7 @@
 """Sphinx extension for the library reference (``chapters/api/``): docstrings as pages, strictly.
 
 The reference is written by ``sphinx.ext.autodoc`` + ``sphinx.ext.napoleon`` from ``lstm_lib``'s
-docstrings. Those are written to be read as plain text first (``help()``, an editor), so three
+docstrings. Those are written to be read as plain text first (``help()``, an editor), so these
 things are done here to keep the strict build (``-W -n``) green without dumbing them down:
 
 1. **Plain-text idioms made safe reStructuredText** (``autodoc-process-docstring``, after
@@ -9,13 +9,18 @@ things are done here to keep the strict build (``-W -n``) green without dumbing 
    ``torch's clip_grad_norm_`` is not a hyperlink, and a bullet list gets the blank line before it
    that reStructuredText needs; a plain-text table under ``Heading:`` becomes a literal block.
    Inline literals, roles and literal blocks are left alone.
-2. **A safety net**: a docstring that is still not valid reStructuredText after that (checked
-   with docutils) is shown verbatim, as a literal block, exactly as ``help()`` shows it, and the
-   build log lists it (at info level) so that its author can fix it; one bad docstring does not
-   fail the book.
-3. **Constants listed in a module's ``__all__``** are documented with their value even without a
+2. **Equations typeset** (:func:`equations_as_math`): a literal block (``Equations::``) or a
+   paragraph whose every line is an equation in the docstrings' plain-text notation,
+   ``(L1)  i_t = σ(W_i x_t + U_i h_{t-1} + b_i)      input gate``, becomes a ``.. math::``
+   ``align`` block: σ, ⊙, ∂, Π, superscripts and accents as TeX, ``b_in`` as ``b_{in}``, the
+   label ``(L1)`` as ``\\tag{L1}``, a trailing comment as text in its own column. A block with a
+   line that is not an equation (code, prose) stays a literal block, as written.
+3. **Strict**: a docstring that is still not valid reStructuredText after that (checked with
+   docutils) is a warning naming the object, so the strict build (``-W``) fails until the
+   docstring is fixed; nothing is shown verbatim behind the author's back.
+4. **Constants listed in a module's ``__all__``** are documented with their value even without a
    ``#:`` comment (autodoc documents only commented ones), so ``:data:`NAMES``` links.
-4. **References through the public module** (``missing-reference``): the reference documents each
+5. **References through the public module** (``missing-reference``): the reference documents each
    name where the reader imports it (``lstm_lib.reference.LSTMCell``), while type hints and
    docstrings name the defining module (``lstm_lib.reference.lstm.LSTMCell``). A missing
    ``lstm_lib`` reference is retried with inner modules dropped and linked to the first documented
@@ -38,6 +43,11 @@ from sphinx.environment import BuildEnvironment
 from sphinx.ext.autodoc import DataDocumenter, ModuleDocumenter
 from sphinx.util import logging
 from sphinx.util.nodes import make_refnode
+
+try:
+    from tools.docstring_math import equations_as_math
+except ImportError:  # loaded by Sphinx as the top-level module api_docs, from tools/
+    from docstring_math import equations_as_math
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +72,8 @@ def _fix_text(text: str) -> str:
 
 def _fix_line(line: str) -> str:
     stripped = line.lstrip()
-    if stripped.startswith(("|", "+-", "+=", ">>>", "..")):
-        return line  # tables, line blocks, doctests, directives and comments
+    if stripped.startswith(("+-", "+=", ">>>", "..")) or re.match(r"\|(\s|$)", stripped):
+        return line  # tables, line blocks ("| text"; not a norm "|a - n|"), doctests, directives
     parts = _PROTECTED.split(line)
     return "".join(part if k % 2 else _fix_text(part) for k, part in enumerate(parts))
 
@@ -160,30 +170,21 @@ def rst_problems(text: str) -> list[str]:
         r'Trying ".*" as canonical', m)]
 
 
-_shown_verbatim: list[str] = []
-
-
-def _original_docstring(what: str, obj, lines: list[str]) -> list[str]:
-    doc = getattr(obj, "__doc__", None) if what in (
-        "module", "class", "exception", "function", "method") else None
-    return inspect.cleandoc(doc).splitlines() if isinstance(doc, str) else list(lines)
+def process_docstring(name: str, lines: list[str]) -> tuple[list[str], list[str]]:
+    """The docstring ``lines`` of ``name`` as the reference shows them: equations as math,
+    plain-text idioms escaped; and docutils' problems with the result (empty when valid)."""
+    safe = make_safe(equations_as_math(lines))
+    return safe, rst_problems("\n".join(safe))
 
 
 def _process(app: Sphinx, what: str, name: str, obj, options, lines: list[str]) -> None:
     if not name.startswith("lstm_lib"):
         return
-    safe = make_safe(lines)
-    if rst_problems("\n".join(safe)):
-        original = _original_docstring(what, obj, lines)
-        safe = ["::", ""] + ["    " + line if line.strip() else "" for line in original] + [""]
-        _shown_verbatim.append(name)
+    safe, problems = process_docstring(name, lines)
+    for problem in problems:  # a warning: the strict build (-W) fails until the text is fixed
+        logger.warning("api_docs: the docstring of %s is not valid reStructuredText: %s",
+                       name, problem.replace("<string>:", "line "), type="api_docs")
     lines[:] = safe
-
-
-def _report(app: Sphinx, exception: Exception | None) -> None:
-    if _shown_verbatim:
-        logger.info("api_docs: %d docstring(s) are not valid reStructuredText and are shown "
-                    "verbatim: %s", len(_shown_verbatim), ", ".join(sorted(set(_shown_verbatim))))
 
 
 class PublicDataDocumenter(DataDocumenter):
@@ -252,5 +253,4 @@ def setup(app: Sphinx) -> dict:
     app.add_autodocumenter(PublicDataDocumenter)
     app.connect("autodoc-process-docstring", _process, priority=600)  # after napoleon (500)
     app.connect("missing-reference", _resolve)
-    app.connect("build-finished", _report)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
