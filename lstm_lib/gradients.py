@@ -190,6 +190,16 @@ def matrix_norms(J: np.ndarray, ord: str = "spectral") -> np.ndarray:
     J = finite_array("J", J)  # the SVD of a NaN matrix fails with a bare LinAlgError
     if J.ndim < 2:
         raise ValueError(f"J must be a stack of matrices (..., M, K), got shape {J.shape}")
+    return _norms(J, ord)
+
+
+def _norms(J: np.ndarray, ord: str) -> np.ndarray:
+    """matrix_norms of computed Jacobians: a matrix that overflowed gets the norm inf."""
+    finite = np.isfinite(J).all(axis=(-2, -1))  # J.shape[:-2]
+    if not finite.all():
+        out = np.full(J.shape[:-2], np.inf)
+        out[finite] = _norms(J[finite], ord)
+        return out
     if ord == "fro":
         return np.sqrt(np.sum(J**2, axis=(-2, -1)))
     return np.linalg.svd(J, compute_uv=False)[..., 0]
@@ -330,7 +340,7 @@ def hidden_jacobian_norms(cell, xs, state0=None, *, ord: str = "spectral") -> np
         (T, D) input.
     """
     _check_ord(ord)
-    return matrix_norms(hidden_jacobians(cell, xs, state0), ord)
+    return _norms(hidden_jacobians(cell, xs, state0), ord)
 
 
 def rnn_jacobian_product(U, hs, t: int, k: int) -> np.ndarray:
@@ -400,8 +410,9 @@ def rnn_hidden_jacobian_norms(U, W, b, xs, *, nonlinearity: str = "tanh", h0=Non
     M = np.broadcast_to(np.eye(H), (N, H, H)).copy()  # ∂h_T/∂h_T
     out = np.empty((N, T))
     for t in reversed(range(T)):  # ∂h_T/∂h_{t} = ∂h_T/∂h_{t+1} diag(φ'(a_{t+1})) U
-        M = (M * dphis[t][:, None, :]) @ U  # (N, H, H)
-        out[:, t] = matrix_norms(M, ord)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow's norm is inf
+            M = (M * dphis[t][:, None, :]) @ U  # (N, H, H)
+        out[:, t] = _norms(M, ord)
     return out[0] if single else out
 
 
@@ -476,7 +487,7 @@ def sequence_gradient_norms(layer, x, *, ord: str = "fro") -> np.ndarray:
     finally:
         layer.train(was_training)
     J = grad.detach().cpu().double().numpy().reshape(T, N, H, D).transpose(1, 0, 2, 3)
-    return matrix_norms(J, ord)  # (N, T)
+    return _norms(J, ord)  # (N, T)
 
 
 def _output(layer, x):

@@ -524,3 +524,12 @@ def test_dense_baseline_hidden_sizes_must_be_a_sequence():
 
     with pytest.raises(TypeError, match="hidden_sizes must be a sequence"):
         DenseBaseline(5, 1, 1, hidden_sizes=8)
+
+
+def test_an_overflowing_jacobian_product_has_norm_inf_not_an_error():
+    """The explorer's own overflow is a result (the gradient exploded), not bad input."""
+    p = gradients.random_rnn(8, 1, 3.0)
+    norms = gradients.rnn_hidden_jacobian_norms(40 * p["U"], p["W"], p["b"], np.zeros((300, 1)),
+                                                nonlinearity="identity")
+    assert np.isinf(norms[0]) and np.all(np.isfinite(norms[-10:]))
+    assert np.all(np.diff(norms[np.isfinite(norms)]) < 0)  # shorter lags, smaller norms
