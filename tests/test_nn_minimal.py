@@ -324,7 +324,7 @@ def _error(fn):
 @pytest.mark.parametrize("cls", LAYERS)
 @pytest.mark.parametrize("case", [
     "dim4", "input_size", "dtype", "hx_tuple", "hx_dims", "hx_size", "hx_dtype", "empty_time",
-    "lengths_range", "lengths_shape", "lengths_unbatched"])
+    "lengths_range", "lengths_shape", "lengths_unbatched", "packed_hx_tuple"])
 def test_bad_input_raises_like_lnn_gru(cls, case):
     """The same exception type and message as lnn.GRU (its mode name replaced)."""
     x, h = torch.zeros(5, 2, 3), torch.zeros(1, 2, 4)
@@ -340,6 +340,7 @@ def test_bad_input_raises_like_lnn_gru(cls, case):
         "lengths_range": lambda m: m(x, lengths=torch.tensor([6, 1])),
         "lengths_shape": lambda m: m(x, lengths=torch.tensor([5])),
         "lengths_unbatched": lambda m: m(x[:, 0], lengths=torch.tensor([5])),
+        "packed_hx_tuple": lambda m: m(pack_padded_sequence(x, torch.tensor([5, 3])), (h,)),
     }
     ours, gru = _error(lambda: calls[case](cls(3, 4))), _error(lambda: calls[case](lnn.GRU(3, 4)))
     assert ours is not None and gru is not None

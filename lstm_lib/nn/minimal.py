@@ -202,13 +202,15 @@ class _MinimalBase(nn.Module):
     _to_input_layout = _RNNBase._to_input_layout
     _repack = staticmethod(_RNNBase._repack)
 
-    def _check_hx_dims(self, hx: Tensor, is_batched: bool) -> None:
-        want, name = (3, "batched 3-D") if is_batched else (2, "unbatched 2-D")
+    def _check_hx_arity(self, hx) -> None:
         if not isinstance(hx, Tensor):  # torch fails on hx.dim(): an AttributeError
             raise AttributeError(
                 f"'{type(hx).__name__}' object has no attribute 'dim': {self.mode} takes hx as "
                 f"one tensor h_0 of shape (num_layers * num_directions, N, H), got a "
                 f"{type(hx).__name__}")
+
+    def _check_hx_dims(self, hx: Tensor, is_batched: bool) -> None:
+        want, name = (3, "batched 3-D") if is_batched else (2, "unbatched 2-D")
         if hx.dim() != want:
             raise RuntimeError(f"For {name} input, hx should also be {want}-D but got "
                                f"{hx.dim()}-D tensor")
@@ -240,6 +242,7 @@ class _MinimalBase(nn.Module):
             if self.batch_first:
                 x = x.transpose(0, 1)
         if hx is not None:
+            self._check_hx_arity(hx)
             if not packed:
                 self._check_hx_dims(hx, is_batched)
             if not is_batched:
