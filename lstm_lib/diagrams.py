@@ -12,12 +12,16 @@ Public API::
     diagrams.draw_stacked("lstm", layers=2)              # layers on top of each other
     diagrams.draw_bidirectional("lstm", steps=3)         # a forward and a backward row
 
-Constants: ``KINDS``; ``HIGHLIGHTS[kind]``, the allowed ``highlight`` names; ``COLORS``, one
-colour per gate (and for the cell path, the backward flow and the greys).
+Constants: ``KINDS``; ``MODERN_KINDS`` (``draw_cell`` only); ``HIGHLIGHTS[kind]``, the allowed
+``highlight`` names; ``COLORS``, one colour per gate (and for the cell path, the backward flow
+and the greys).
 
 Kinds: ``"rnn"``, ``"lstm"``, ``"peephole"``, ``"cifg"``, ``"gru"`` (PyTorch's
 reset-after convention, n_t = tanh(W_n x_t + b_in + r_t ⊙ (U_n h_{t-1} + b_hn))) and
-``"gru_cho"`` (Cho et al. 2014: the reset gate scales h_{t-1} before U_n).
+``"gru_cho"`` (Cho et al. 2014: the reset gate scales h_{t-1} before U_n) and ``"mingru"``
+(Feng et al. 2024: z_t and the candidate h̃_t = g(W_h x_t + b_h) read x_t only, so h_{t-1}
+enters nothing but the update h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t; highlight ``"g"`` is the
+candidate's path).
 
 What a cell drawing shows: the inputs x_t from below and h_{t-1} (and c_{t-1}) from the left,
 h_t (and c_t) leaving to the right and h_t up; the LSTM family's cell state as the line across
@@ -56,10 +60,11 @@ from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyBboxPatch, Polygon
 
-__all__ = ["COLORS", "KINDS", "HIGHLIGHTS", "draw_cell", "draw_unrolled", "draw_stacked",
-           "draw_bidirectional"]
+__all__ = ["COLORS", "KINDS", "MODERN_KINDS", "HIGHLIGHTS", "draw_cell", "draw_unrolled",
+           "draw_stacked", "draw_bidirectional"]
 
 KINDS = ("rnn", "lstm", "peephole", "cifg", "gru", "gru_cho")
+MODERN_KINDS = ("mingru",)  # the 2024 descendants (chapter ch-lstm-today); draw_cell only
 HIGHLIGHTS = {
     "rnn": ("backward",),
     "lstm": ("f", "i", "g", "o", "c", "backward"),
@@ -67,6 +72,7 @@ HIGHLIGHTS = {
     "cifg": ("f", "i", "g", "o", "c", "backward"),
     "gru": ("r", "z", "n", "backward"),
     "gru_cho": ("r", "z", "n", "backward"),
+    "mingru": ("z", "g", "backward"),
 }
 # Okabe-Ito colours (distinguishable with colour-blindness): one per gate, the same everywhere.
 COLORS = {
@@ -76,7 +82,7 @@ COLORS = {
     "wire": "#2F2F2F", "grey": "#C4C4C4", "grey_text": "#8E8E8E", "grey_fill": "#F4F4F4",
 }
 _NAMES = {"rnn": "RNN", "lstm": "LSTM", "peephole": "Peephole", "cifg": "CIFG", "gru": "GRU",
-          "gru_cho": "GRU"}
+          "gru_cho": "GRU", "mingru": "minGRU"}
 _UNIT_IN = 0.5  # inches per drawing unit in a new figure
 _MAX_WIDTH_IN = 7.5
 _R = 0.3  # radius of the pointwise circles
@@ -417,6 +423,62 @@ def _draw_gru(pen, kind, vals):
     return (XL - 0.1, XR + 0.1), (_YB - 0.35, _YT + 0.1)
 
 
+def _draw_mingru(pen, kind, vals):
+    """The minGRU: h line at the top, ((1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t); x_t alone feeds z, h̃."""
+    XL, XR = -1.6, 12.2
+    xz, xn, XH, XX, yb = 3.0, 7.5, 10.0, 1.2, 3.2  # z, the candidate, h_t up, x_t, z's branch
+    _cell_box(pen, 0, 10.8, _TOP)
+    P = "zg"
+    pen.wire([(XL, _CY), (xz - _R, _CY)], "z", gid="wire:h_prev", emph=True, thick=True)
+    pen.op(xz, _CY, r"\times", "z", "z", gid="op:keep")
+    pen.wire([(xz + _R, _CY), (xn - _R, _CY)], "z", gid="wire:h_mid", emph=True, thick=True)
+    pen.op(xn, _CY, "+", "zg", gid="op:add")
+    pen.wire([(xn + _R, _CY), (XR, _CY)], "zg", gid="wire:h", emph=True, thick=True)
+    pen.dot(XH, _CY, "zg")
+    pen.wire([(XH, _CY), (XH, _YT)], "zg", gid="wire:h_up")
+    # the input line carries x_t only: no h_{t-1} reaches a gate
+    pen.wire([(XX, _YB), (XX, _BY)], P, gid="wire:x")
+    pen.dot(XX, _BY, P)
+    pen.wire([(XX, _BY), (xz, _BY)], P, arrow=False, gid="wire:in1")
+    pen.dot(xz, _BY, P)
+    pen.wire([(xz, _BY), (xz, _GY - _BH / 2)], "z", gid="wire:in_z")
+    pen.wire([(xz, _BY), (xn, _BY), (xn, _GY - _BH / 2)], "g", gid="wire:in_g")
+    pen.block(xz, _GY, r"$\sigma$", "z", "z", gid="block:z")
+    pen.block(xn, _GY, "$g$", "g", "g", gid="block:g")
+    # 1 − z_t scales h_{t-1}; z_t scales the candidate
+    top = _GY + _BH / 2
+    pen.wire([(xz, top), (xz, _MY - _R)], "z", "z", gid="wire:z")
+    pen.op(xz, _MY, "1-", "z", "z", gid="op:one_minus")
+    pen.wire([(xz, _MY + _R), (xz, _CY - _R)], "z", "z", gid="wire:one_minus_z")
+    pen.dot(xz, yb, "z", "z")
+    pen.wire([(xz, yb), (xn - 1.0, yb), (xn - 1.0, _MY), (xn - _R, _MY)], "zg", "z",
+             gid="wire:z_to_mix")
+    pen.wire([(xn, top), (xn, _MY - _R)], "g", "g", gid="wire:g")
+    pen.op(xn, _MY, r"\times", "zg", gid="op:mix")
+    pen.wire([(xn, _MY + _R), (xn, _CY - _R)], "zg", gid="wire:mix")
+    L = [
+        ("h_prev", XL, _CY + _GAP, "$h_{t-1}$", "z", None, "left", "bottom", -2 * _GAP),
+        ("h", XR, _CY + _GAP, "$h_t$", "zg", None, "right", "bottom", -2 * _GAP),
+        ("h_up", XH + 0.2, _YT - 0.05, "$h_t$", "zg", None, "left", "top", None),
+        ("x", XX + 0.2, _YB + 0.05, "$x_t$", P, None, "left", "bottom", "left"),
+        ("z", xz + 0.2, 2.95, "$z_t$", "z", "z", "left", "center", "left"),
+        ("g", xn + 0.2, 3.3, r"$\tilde h_t$", "g", "g", "left", "center", -0.45),
+    ]
+    _labels(pen, L, vals)
+    pen.text((XL + XR) / 2 + 1.6, _YB + 0.2, "gates read $x_t$ only", color="#555555",
+             size=_SMALL, gid="note")
+    if pen.highlight == "backward":
+        d = r"\mathrm{d}"
+        pen.backward_overlay([
+            (XL, _CY + _GAP, f"${d}h_{{t-1}}$", dict(ha="left", va="bottom")),
+            (XR, _CY + _GAP, f"${d}h_t$", dict(ha="right", va="bottom")),
+            (XX - 0.2, _YB + 0.05, f"${d}x_t$", dict(ha="right", va="bottom")),
+            (XH + 0.2, _YT - 0.05, r"$\partial L_t/\partial h_t$", dict(ha="left", va="top")),
+            (xz + 0.5, _CY + _GAP, r"$\odot\, (1 - z_t)$", dict(ha="left", va="bottom")),
+        ])
+    return (XL - 0.1, XR + 0.1), (_YB - 0.35, _YT + 0.1)
+
+
 def _draw_rnn(pen, kind, vals):
     """The vanilla RNN: h_{t-1} and x_t into one tanh block, h_t out to the right and up."""
     XL, XR, BY = -1.6, 7.6, 1.5
@@ -506,6 +568,8 @@ def _step_values(kind, cache, t, sample, unit):
     if cache.cs is not None:
         v["c_prev"] = (cache.c0 if t == 0 else cache.cs[t - 1])[sample, unit]
         v["c"] = cache.cs[t, sample, unit]
+    if kind == "mingru":  # the reference names the candidate "h"; the drawing calls it "g"
+        v["g"], v["h"] = v["h"], cache.hs[t, sample, unit]
     if kind == "peephole":
         for p in ("p_f", "p_i", "p_o"):
             v[p] = getattr(cache.steps[t], p)[unit]
@@ -526,9 +590,10 @@ def _step_values(kind, cache, t, sample, unit):
 
 # ---- public functions ---------------------------------------------------------------------------
 
-def _check_kind(kind, name="kind"):
-    if kind not in KINDS:
-        raise ValueError(f"{name} must be one of {list(KINDS)}: got {kind!r}")
+def _check_kind(kind, name="kind", modern=False):
+    allowed = KINDS + MODERN_KINDS if modern else KINDS
+    if kind not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}: got {kind!r}")
 
 
 def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, t: int = 0,
@@ -536,7 +601,7 @@ def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, 
     """Draw one cell of ``kind``, colah-style, with every wire and block labelled.
 
     Args:
-        kind: one of ``KINDS``.
+        kind: one of ``KINDS`` or ``MODERN_KINDS``.
         ax: the Axes to draw on; ``None`` makes a new figure sized to the drawing.
         highlight: ``None``; a gate of the kind (``HIGHLIGHTS[kind]``); ``"c"`` (the cell
             state's path, LSTM family); ``"backward"`` (the gradient flow of BPTT).
@@ -548,7 +613,7 @@ def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, 
     Returns:
         The Axes (equal aspect, axis off).
     """
-    _check_kind(kind)
+    _check_kind(kind, modern=True)
     if highlight is not None and highlight not in HIGHLIGHTS[kind]:
         why = (" (the cell path 'c' needs a cell state, which this kind has none of)"
                if highlight == "c" else "")
@@ -560,7 +625,8 @@ def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, 
             raise ValueError("values cannot be combined with highlight='backward': expected "
                              "values=None (the numbers are forward values), got a cache")
         vals, caption = _step_values(kind, values, t, sample, unit)
-    draw = {"rnn": _draw_rnn, "gru": _draw_gru, "gru_cho": _draw_gru}.get(kind, _draw_lstm)
+    draw = {"rnn": _draw_rnn, "gru": _draw_gru, "gru_cho": _draw_gru,
+            "mingru": _draw_mingru}.get(kind, _draw_lstm)
     xlim, ylim = _EXTENTS[kind]
     if caption:  # room for its one or two lines under the drawing
         ylim = (ylim[0] - 0.2 - 0.5 * (caption.count("\n") + 1), ylim[1])
@@ -574,7 +640,7 @@ def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, 
 
 _EXTENTS = {"rnn": ((-1.7, 7.7), (-1.7, 4.5)),
             **{k: ((-1.7, 12.3), (-1.7, 7.6)) for k in ("lstm", "peephole", "cifg", "gru",
-                                                       "gru_cho")}}
+                                                       "gru_cho", "mingru")}}
 
 
 def _sub(k: int) -> str:
