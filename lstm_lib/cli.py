@@ -28,6 +28,7 @@ import importlib
 import math
 import os
 import platform
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,6 +375,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         clip_norm = 1.0 if args.clip_norm is None else args.clip_norm
     if args.save:
         _check_save_path(args.save, parser)
+        save_to = Path(args.save).expanduser()   # "--save=~/run.pt" is not expanded by a shell
     device = _check_device(args.device, parser)
     fn = _task_function(args.task)
     _check_task_size(args, fn, parser)
@@ -420,9 +422,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                  f"memoryless baseline {baseline['accuracy']:.3f}")
     print(line + f"\ntrained in {history.wall_time:.1f} s")
     if args.save:
-        path = save_checkpoint(args.save, model, optimizer, history, config,
-                               extra={"model": model_kwargs, "task": args.task, "seq_len": L,
-                                      "baseline": baseline})
+        extra = {"model": model_kwargs, "task": args.task, "seq_len": L, "baseline": baseline}
+        try:
+            path = save_checkpoint(save_to, model, optimizer, history, config, extra=extra)
+        except OSError as err:  # checked before training, yet the disk may fill up meanwhile
+            fallback = Path(tempfile.gettempdir()) / f"lstm_lib-{os.getpid()}-{save_to.name}"
+            path = save_checkpoint(fallback, model, optimizer, history, config, extra=extra)
+            print(f"error: could not save to {save_to} ({err}); saved the trained model to "
+                  f"{path} instead", file=sys.stderr)
+            return 1
         print(f"saved {path}")
     return 0
 

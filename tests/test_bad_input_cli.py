@@ -169,3 +169,30 @@ def test_script_exits_2_without_a_traceback():
     assert result.returncode == 2
     assert "usage:" in result.stderr and "Traceback" not in result.stderr
     assert "--seed: must be an integer in" in result.stderr
+
+
+def test_home_in_save_path_is_expanded(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["train", "--task", "adding", "--seq-len", "4", *TINY, "--save=~/run.pt"]) == 0
+    assert (tmp_path / "run.pt").is_file() and not Path("~").exists()
+
+
+def test_a_save_that_fails_after_training_keeps_the_model(tmp_path, monkeypatch, capsys):
+    real_save = lstm_lib.train.save_checkpoint
+    target = tmp_path / "run.pt"
+
+    def disk_full_once(path, *args, **kwargs):
+        if Path(path) == target:
+            raise OSError(28, "No space left on device")
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(lstm_lib.train, "save_checkpoint", disk_full_once)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert main(["train", "--task", "adding", "--seq-len", "4", *TINY, "--save",
+                 str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "could not save to" in err and "No space left" in err
+    saved = list((tmp_path / "tmp").glob("lstm_lib-*-run.pt"))
+    assert len(saved) == 1 and str(saved[0]) in err
+    assert torch.load(saved[0], weights_only=True)["extra"]["task"] == "adding"
