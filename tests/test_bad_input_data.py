@@ -74,6 +74,11 @@ CASES = {
     "imdb_timeout_negative": (lambda: data.imdb_dataset(10, timeout=-1), ValueError,
                               "timeout must be in"),
     "read_imdb_root_int": (lambda: data.read_imdb(3), TypeError, "root must be a path"),
+    "download_imdb_directory_int": (lambda: data.download_imdb(directory=3), TypeError,
+                                    "directory must be a path or None"),
+    "fetch_directory_list": (lambda: data.fetch("http://x.invalid/a", "a", sha256="0" * 64,
+                                                directory=["d"]), TypeError,
+                             "directory must be a path or None"),
     # --- synthetic tasks
     "adding_n_zero": (lambda: data.adding_problem(0, 10, seed=0), ValueError, "n must be >= 1"),
     "adding_n_bool": (lambda: data.adding_problem(True, 10, seed=0), TypeError,

@@ -83,6 +83,8 @@ def fetch(url: str, filename: str, *, sha256: str, directory: str | os.PathLike 
         raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
     if opener is not None and not callable(opener):
         raise TypeError(f"opener must be callable like urllib.request.urlopen, got {opener!r}")
+    if directory is not None and not isinstance(directory, str | os.PathLike):
+        raise TypeError(f"directory must be a path or None, got {type(directory).__name__}")
     sha256 = sha256.lower()
     directory = Path(directory) if directory is not None else cache_dir()
     target = directory / filename

@@ -48,6 +48,8 @@ def download_imdb(*, directory: str | os.PathLike | None = None, url: str = IMDB
     truncated or empty archive raises ``ValueError`` naming the file. ``url``,
     ``sha256`` and ``opener`` exist for mirrors and tests.
     """
+    if directory is not None and not isinstance(directory, str | os.PathLike):
+        raise TypeError(f"directory must be a path or None, got {type(directory).__name__}")
     directory = Path(directory) if directory is not None else cache_dir()
     root = directory / "aclImdb"
     if (root / "train").is_dir() and (root / "test").is_dir():
