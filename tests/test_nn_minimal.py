@@ -189,6 +189,17 @@ def test_scan_backward_passes_torch_gradcheck_with_broadcasting(chunk):
     assert torch.autograd.gradcheck(lambda *v: S.parallel_scan(*v, chunk=chunk), args)
 
 
+def test_heinsen_scan_is_the_unchunked_parallel_scan_and_differentiable():
+    torch.manual_seed(3)
+    log_a = torch.nn.functional.logsigmoid(torch.randn(50, 2, dtype=torch.float64))
+    log_b = torch.randn(50, 2, dtype=torch.float64)
+    h0 = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    h = S.heinsen_scan(log_a, log_b, h0)
+    torch.testing.assert_close(h, S.sequential_scan(log_a.exp(), log_b.exp(), h0))
+    (dh0,) = torch.autograd.grad(h[-1].sum(), h0)
+    torch.testing.assert_close(dh0, log_a.sum(0).exp())  # dh_T/dh_0 = A_T
+
+
 def test_sequential_scan_is_the_recurrence():
     a = torch.tensor([[0.5], [2.0], [1.0]])
     b = torch.tensor([[1.0], [-1.0], [3.0]])

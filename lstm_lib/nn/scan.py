@@ -72,7 +72,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["parallel_scan", "parallel_scan_log", "sequential_scan"]
+__all__ = ["heinsen_scan", "parallel_scan", "parallel_scan_log", "sequential_scan"]
 
 
 def sequential_scan(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
@@ -88,6 +88,19 @@ def sequential_scan(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
         h = a_t * h + b_t
         hs.append(h)
     return torch.stack(hs)
+
+
+def heinsen_scan(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
+    """Heinsen's scan, (S2)-(S3), in three lines: the core of :func:`parallel_scan_log`.
+
+    h_t = A_t ⊙ h_0 + exp(a*_t + logcumsumexp_{s≤t}(log b_s − a*_s)), a* = cumsum(log a).
+    One pass over the whole sequence (no chunks) and differentiable by plain autograd, for
+    reading and experiments; :func:`parallel_scan_log` adds the chunks and the backward (S4).
+
+    Shapes: log_a, log_b (T, ...); h0 (...). Returns h (T, ...).
+    """
+    a_star = torch.cumsum(log_a, dim=0)  # (T, ...) log A_t
+    return torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=0)) + torch.exp(a_star) * h0
 
 
 def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None, *,
@@ -178,7 +191,7 @@ def _chunked_log_scan(log_a: Tensor, log_b: Tensor, h0: Tensor, chunk: int | Non
     """(S2)-(S3) in chunks of ``chunk`` steps joined by (S1); log_a, log_b (T, ...), h0 (...)."""
     T = log_a.shape[0]
     if chunk is None or T <= chunk:
-        return _log_scan(log_a, log_b, h0)
+        return heinsen_scan(log_a, log_b, h0)
     # Chunks of C steps, all scanned at once from a zero state: (K, C, ...) with time on dim 1.
     C, K = chunk, -(-T // chunk)
     pad = K * C - T  # padding steps at the end (a = 1, b = 0 there) never reach a kept output
@@ -203,12 +216,6 @@ def _signed_scan(log_a: Tensor, b: Tensor, h0: Tensor, chunk: int | None) -> Ten
     """(S1) for b of any sign: scan(b⁺) from h0 minus scan(b⁻) from 0 (module doc, Signs)."""
     h = _chunked_log_scan(log_a, _log_or_floor(b), h0, chunk)
     return h - _chunked_log_scan(log_a, _log_or_floor(-b), torch.zeros_like(h0), chunk)
-
-
-def _log_scan(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
-    """(S2)-(S3) over the whole of dim 0; log_a, log_b (T, ...), h0 (...)."""
-    a_star = torch.cumsum(log_a, dim=0)  # (T, ...) log A_t
-    return torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=0)) + torch.exp(a_star) * h0
 
 
 def _check_chunk(chunk) -> None:
