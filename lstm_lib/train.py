@@ -855,10 +855,11 @@ def fit(model: nn.Module, train, val=None, *, config: TrainConfig | None = None,
                 what, value = (("loss", batch_loss.detach())
                                if not torch.isfinite(batch_loss.detach())
                                else ("gradient norm", norm.detach()))
+                kept = "it was given" if step == 1 else f"it had after step {step - 1}"
                 err = FloatingPointError(
                     f"the training {what} is {float(value)} at step {step}; stopped before its "
-                    f"optimizer step, so the model keeps the weights it had after step "
-                    f"{step - 1} (the history so far is this error's .history). Check the "
+                    f"optimizer step, so the model keeps the weights {kept} (the history "
+                    f"so far is this error's .history). Check the "
                     f"data for NaN/inf, or try a lower lr or clip_norm > 0 (lr={config.lr}, "
                     f"clip_norm={config.clip_norm})")
                 err.history = history
