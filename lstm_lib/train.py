@@ -218,6 +218,8 @@ class History:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> History:
+        if not isinstance(d, Mapping):
+            raise TypeError(f"d must be a dict (History.to_dict()), got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -655,6 +657,8 @@ def predict(model: nn.Module, x, batch_size: int = 256, *,
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer named by ``config.optimizer`` with ``lr``, ``weight_decay``, ``momentum``."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     params = list(params)
     name, lr, wd = config.optimizer, config.lr, config.weight_decay
     if name == "adam":

@@ -446,3 +446,12 @@ def test_scheduler_must_be_a_factory(rng):
 def test_compute_loss_wants_tensors(output, y):
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         compute_loss("mse", output, y)
+
+
+def test_make_optimizer_and_history_from_dict_check_their_types():
+    from lstm_lib.train import History, make_optimizer
+
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        make_optimizer(nn.Linear(2, 2).parameters(), {"lr": 0.1})
+    with pytest.raises(TypeError, match=r"d must be a dict \(History.to_dict\(\)\)"):
+        History.from_dict([("step", [1])])
