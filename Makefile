@@ -37,8 +37,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# chapters open as notebooks, MyST rendered by jupyterlab-myst, check cells and solution code
+# collapsed (tools/lab_settings.py, tools/lab_contents.py)
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/python tools/lab_settings.py $(LABSETTINGS) --server-config _build/lab/jupyter_server_config.py
+	$(BIN)/jupyter lab --config=_build/lab/jupyter_server_config.py chapters/
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_rnn.py

@@ -8,6 +8,7 @@ also run over every real chapter.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 import sys
@@ -424,3 +425,85 @@ def test_the_book_loads_the_colab_button():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["sphinx"]["local_extensions"]["colab_button"] == "tools"
     assert (ROOT / "tools" / "colab_button.py").is_file()
+
+
+# ------------------------------------------------------------------ JupyterLab
+
+
+def test_lab_collapses_checks_and_solution_code_and_saves_the_chapter_unchanged(tmp_path):
+    import asyncio
+
+    from tools.lab_contents import MARK, ChapterContentsManager
+
+    (tmp_path / "01_one.md").write_text(CHAPTER)
+    before = read_notebook(tmp_path / "01_one.md").cells
+    manager = ChapterContentsManager(root_dir=str(tmp_path))
+    model = asyncio.run(manager.get("01_one.md"))
+    assert model["type"] == "notebook"
+    hidden = [c["source"].splitlines()[0] for c in model["content"]["cells"]
+              if c["metadata"].get("jupyter", {}).get("source_hidden")]
+    assert hidden == ["# The text's claim, checked.", "# A hidden cell that a visible one needs.",
+                      "print(needed + x)", "solution = x"]
+    asyncio.run(manager.save(model, "01_one.md"))
+    saved = (tmp_path / "01_one.md").read_text()
+    assert "source_hidden" not in saved and MARK not in saved
+    assert saved.count(":tags: [remove-cell]") == 2
+    after = read_notebook(tmp_path / "01_one.md").cells
+    assert [(c.source, c.metadata) for c in after] == [(c.source, c.metadata) for c in before]
+
+
+def test_collapse_leaves_a_readers_own_choice_alone():
+    from tools.lab_contents import collapse, uncollapse
+
+    cells = [nbformat.v4.new_code_cell("# check\nassert True", metadata={"tags": ["remove-cell"]}),
+             nbformat.v4.new_code_cell("# check", metadata={"tags": ["remove-cell"],
+                                                            "jupyter": {"source_hidden": False}}),
+             nbformat.v4.new_code_cell("x = 1")]
+    notebook = {"cells": cells}
+    original = copy.deepcopy(notebook)
+    collapse(notebook)
+    assert [c["metadata"].get("jupyter") for c in cells] == [
+        {"source_hidden": True}, {"source_hidden": False}, None]
+    cells[0]["metadata"]["jupyter"]["source_hidden"] = False  # the reader expanded it
+    assert uncollapse(notebook) == original
+
+
+def test_every_real_check_cell_opens_collapsed_with_its_comment_showing():
+    from tools.lab_contents import cells_to_collapse
+
+    for chapter in notebook_chapters(ROOT):
+        cells = read_notebook(chapter).cells
+        collapsed = cells_to_collapse(cells)
+        checks = [k for k, c in enumerate(cells)
+                  if "remove-cell" in c.metadata.get("tags", []) and c.cell_type == "code"]
+        assert set(checks) <= set(collapsed), chapter.name
+        # a collapsed cell shows its first line: it says what the hidden code is
+        for k in checks:
+            assert cells[k].source.lstrip().startswith("#"), (chapter.name, cells[k].source[:80])
+
+
+def test_make_lab_and_binder_start_jupyterlab_with_the_collapsing_contents_manager(tmp_path):
+    from traitlets.config import Config
+    from traitlets.utils.importstring import import_item
+
+    from tools.lab_contents import ChapterContentsManager
+    from tools.lab_settings import main as lab_settings
+
+    config_path = tmp_path / "jupyter_server_config.py"
+    assert lab_settings([str(tmp_path / "overrides.json"), "--server-config",
+                         str(config_path)]) == 0
+    c = Config()
+    before = list(sys.path)
+    try:
+        exec(compile(config_path.read_text(), str(config_path), "exec"), {"c": c})
+        assert sys.path[0] == str(ROOT)
+    finally:
+        sys.path[:] = before
+    assert import_item(c.ServerApp.contents_manager_class) is ChapterContentsManager
+    makefile = (ROOT / "Makefile").read_text()
+    (lab,) = re.findall(r"^lab: .*\n((?:\t.*\n)+)", makefile, re.M)
+    written = re.search(r"lab_settings\.py \S+ --server-config (\S+)", lab)[1]
+    assert f"jupyter lab --config={written} chapters/" in lab
+    post = (ROOT / ".binder" / "postBuild").read_text()
+    assert ('tools/lab_settings.py --server-config "${HOME}/.jupyter/jupyter_server_config.py"'
+            in post)
