@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from lstm_lib.nn import fused, loop
+from lstm_lib.nn import fused, inference, loop
 from lstm_lib.nn._docs import FGR_ATTRS, FORGET_KW, PEEPHOLE_ATTRS, VARIANT_KW, layer_doc
 from lstm_lib.nn._kinds import (
     KINDS,
@@ -349,6 +349,8 @@ class _RNNBase(nn.Module):
 
     def _stack(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None, record: bool):
         """All layers and directions: x (T, N, D) -> output (T, N, dirs*H), final states, gates."""
+        if inference.applies_stack(self, x, hx, lengths=lengths, record=record):
+            return inference.run_stack(self, x, hx)  # no gradient needed: torch's own kernel
         num_directions = 2 if self.bidirectional else 1
         N, H = x.size(1), self.hidden_size
         step = make_step(KINDS[self.mode], self.variant, self.nonlinearity)
@@ -388,6 +390,10 @@ class _RNNBase(nn.Module):
                    record: bool = False):
         """One layer and direction over time: the fused fast path (:mod:`lstm_lib.nn.fused`)
         when it applies, else the generic loop; the same arguments and results."""
+        if inference.applies_layer(self.mode, self.variant, x, state0, p, lengths=lengths,
+                                   record=record):
+            return inference.run_layer(self.variant, x, state0, p, reverse=reverse,
+                                       h_mask=h_mask)
         if fused.applies(self.mode, self.variant, x, lengths=lengths, record=record):
             return fused.run_layer(self.mode, x, state0, p, reverse=reverse, h_mask=h_mask,
                                    nonlinearity=self.nonlinearity)
