@@ -142,7 +142,7 @@ class SLSTMCell(Cell):
     def forward(self, xs, state0=None):
         """Run over xs (T, N, D) from ``state0`` = (h0, c0, n0, m0) (zeros if ``None``).
 
-        Returns hs (T, N, H) and a :class:`SLSTMForwardCache`.
+        Returns hs (T, N, H) and an ``SLSTMForwardCache`` (a ``ForwardCache`` with n0, m0).
         """
         xs = check_sequence(xs, self.input_size).copy()
         state = tuple(s.copy() for s in self._state_tuple(state0, xs.shape[1], STATE_NAMES,
