@@ -21,7 +21,10 @@ reset-after convention, n_t = tanh(W_n x_t + b_in + r_t ⊙ (U_n h_{t-1} + b_hn)
 ``"gru_cho"`` (Cho et al. 2014: the reset gate scales h_{t-1} before U_n) and ``"mingru"``
 (Feng et al. 2024: z_t and the candidate h̃_t = g(W_h x_t + b_h) read x_t only, so h_{t-1}
 enters nothing but the update h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t; highlight ``"g"`` is the
-candidate's path).
+candidate's path) and ``"slstm"`` (Beck et al. 2024, drawn stabilised: the LSTM's picture with
+the exponential input gate i'_t = exp(ĩ_t − m_t), f'_t, the candidate z_t (highlight ``"g"``),
+the stabilised cell c̄_t and h_t = o_t ⊙ c̄_t / n̄_t in place of tanh; the normaliser's own line
+n̄_t = f'_t ⊙ n̄_{t-1} + i'_t and the stabiliser m_t are written in a note, not drawn).
 
 What a cell drawing shows: the inputs x_t from below and h_{t-1} (and c_{t-1}) from the left,
 h_t (and c_t) leaving to the right and h_t up; the LSTM family's cell state as the line across
@@ -64,7 +67,7 @@ __all__ = ["COLORS", "KINDS", "MODERN_KINDS", "HIGHLIGHTS", "draw_cell", "draw_u
            "draw_stacked", "draw_bidirectional"]
 
 KINDS = ("rnn", "lstm", "peephole", "cifg", "gru", "gru_cho")
-MODERN_KINDS = ("mingru",)  # the 2024 descendants (chapter ch-lstm-today); draw_cell only
+MODERN_KINDS = ("mingru", "slstm")  # the 2024 descendants (chapter ch-lstm-today); draw_cell only
 HIGHLIGHTS = {
     "rnn": ("backward",),
     "lstm": ("f", "i", "g", "o", "c", "backward"),
@@ -73,6 +76,7 @@ HIGHLIGHTS = {
     "gru": ("r", "z", "n", "backward"),
     "gru_cho": ("r", "z", "n", "backward"),
     "mingru": ("z", "g", "backward"),
+    "slstm": ("f", "i", "g", "o", "c", "backward"),
 }
 # Okabe-Ito colours (distinguishable with colour-blindness): one per gate, the same everywhere.
 COLORS = {
@@ -82,7 +86,7 @@ COLORS = {
     "wire": "#2F2F2F", "grey": "#C4C4C4", "grey_text": "#8E8E8E", "grey_fill": "#F4F4F4",
 }
 _NAMES = {"rnn": "RNN", "lstm": "LSTM", "peephole": "Peephole", "cifg": "CIFG", "gru": "GRU",
-          "gru_cho": "GRU", "mingru": "minGRU"}
+          "gru_cho": "GRU", "mingru": "minGRU", "slstm": "sLSTM"}
 _UNIT_IN = 0.5  # inches per drawing unit in a new figure
 _MAX_WIDTH_IN = 7.5
 _R = 0.3  # radius of the pointwise circles
@@ -271,8 +275,11 @@ def _draw_lstm(pen, kind, vals):
         if g != "o":
             pen.dot(xs[g], _BY, "".join(gates[gates.index(g):]) + paths)
             pen.wire([(xs[g], _BY), (xs[g], _GY - _BH / 2)], paths, gid=f"wire:in_{g}")
-        pen.block(xs[g], _GY, r"$\tanh$" if g == "g" else r"$\sigma$", paths, g,
-                  w=_BWT if g == "g" else _BW, gid=f"block:{g}")
+        text = r"$\tanh$" if g == "g" else r"$\sigma$"
+        if kind == "slstm" and g == "i":
+            text = r"$\exp$"
+        pen.block(xs[g], _GY, text, paths, g, w=_BWT if g in "gi" and kind == "slstm" or g == "g"
+                  else _BW, gid=f"block:{g}")
     # gate outputs
     top = _GY + _BH / 2
     pen.wire([(xs["f"], top), (xs["f"], _CY - _R)], "f", "f", gid="wire:f")
@@ -292,7 +299,10 @@ def _draw_lstm(pen, kind, vals):
     # output: tanh(c_t) times o_t
     pen.dot(XT, _CY, "o")
     pen.wire([(XT, _CY), (XT, _MY + 0.31)], "o", gid="wire:c_to_tanh")
-    pen.block(XT, _MY, r"$\tanh$", "o", w=_BWT, h=0.62, gid="block:tanh_c")
+    if kind == "slstm":  # h_t = o_t ⊙ c̄_t / n̄_t: the normaliser instead of tanh
+        pen.block(XT, _MY, r"$\div\,\bar n_t$", "o", w=_BWT, h=0.62, gid="block:norm")
+    else:
+        pen.block(XT, _MY, r"$\tanh$", "o", w=_BWT, h=0.62, gid="block:tanh_c")
     pen.wire([(XT, _MY - 0.31), (XT, _GY + _R)], "o", gid="wire:tanh_c")
     pen.op(XT, _GY, r"\times", "o", gid="op:output")
     pen.wire([(XT, _GY - _R), (XT, _BY), (XR, _BY)], "o", gid="wire:h")
@@ -325,6 +335,12 @@ def _draw_lstm(pen, kind, vals):
         ("o", (xs["o"] + _BW / 2 + XT - _R) / 2, _GY + 0.12, "$o_t$", "o", "o", "center",
          "bottom", -0.5),
     ]
+    if kind == "slstm":  # the stabilised quantities: c̄, i', f'; the candidate is z_t
+        names = {"c_prev": r"$\bar c_{t-1}$", "c": r"$\bar c_t$", "f": "$f'_t$", "i": "$i'_t$",
+                 "g": "$z_t$"}
+        L = [(k, x, y, names.get(k, s), *rest) for k, x, y, s, *rest in L]
+        pen.text((XL + XR) / 2 + 1.0, _YB + 0.2, r"$\bar n_t = f'_t \bar n_{t-1} + i'_t$, "
+                 r"$m_t$ rescales both (not drawn)", color="#555555", size=_SMALL, gid="note")
     if kind == "peephole":
         L += [("p_f", 1.05, 4.3, "$p_f$", "f", "f", "right", "center", -0.5),
               ("p_i", (xs["f"] + xs["i"] - 0.25) / 2, 3.25, "$p_i$", "i", "i", "right",
@@ -340,7 +356,8 @@ def _draw_lstm(pen, kind, vals):
             (XR, _BY + _GAP, f"${d}h_t$", dict(ha="right", va="bottom")),
             (XX - 0.2, _YB + 0.05, f"${d}x_t$", dict(ha="right", va="bottom")),
             (XH + 0.2, _YT - 0.05, r"$\partial L_t/\partial h_t$", dict(ha="left", va="top")),
-            ((XL + xs["f"] - _R) / 2 + 0.6, _CY + _GAP, r"$\odot\, f_t$",
+            ((XL + xs["f"] - _R) / 2 + 0.6, _CY + _GAP,
+             r"$\odot\, f'_t$" if kind == "slstm" else r"$\odot\, f_t$",
              dict(ha="center", va="bottom")),
         ])
     return (XL - 0.1, XR + 0.1), (_YB - 0.35, _YT + 0.1)
@@ -570,6 +587,10 @@ def _step_values(kind, cache, t, sample, unit):
         v["c"] = cache.cs[t, sample, unit]
     if kind == "mingru":  # the reference names the candidate "h"; the drawing calls it "g"
         v["g"], v["h"] = v["h"], cache.hs[t, sample, unit]
+    if kind == "slstm":  # the drawing is the stabilised step: i', f' and the candidate z
+        step = cache.steps[t]
+        v["i"], v["f"], v["g"] = (step.i_s[sample, unit], step.f_s[sample, unit],
+                                  step.z[sample, unit])
     if kind == "peephole":
         for p in ("p_f", "p_i", "p_o"):
             v[p] = getattr(cache.steps[t], p)[unit]
@@ -640,7 +661,7 @@ def draw_cell(kind: str, *, ax=None, highlight: str | None = None, values=None, 
 
 _EXTENTS = {"rnn": ((-1.7, 7.7), (-1.7, 4.5)),
             **{k: ((-1.7, 12.3), (-1.7, 7.6)) for k in ("lstm", "peephole", "cifg", "gru",
-                                                       "gru_cho", "mingru")}}
+                                                       "gru_cho", "mingru", "slstm")}}
 
 
 def _sub(k: int) -> str:

@@ -79,3 +79,30 @@ def test_mingru_errors_name_the_argument():
         diagrams.draw_cell("mingru", highlight="r")
     with pytest.raises(ValueError, match=r"kind must be one of .*got 'mingru'"):
         diagrams.draw_unrolled("mingru", steps=2)
+
+
+def test_slstm_draws_the_exponential_gate_and_the_normaliser():
+    ax = diagrams.draw_cell("slstm")
+    labels = set(texts(ax))
+    assert {r"$\bar c_{t-1}$", r"$\bar c_t$", "$i'_t$", "$f'_t$", "$z_t$", "$o_t$"} <= labels
+    assert "$g_t$" not in labels and "$c_t$" not in labels
+    assert gid(ax, "block:i").get_gid() and r"$\exp$" in labels
+    gids = {p.get_gid() for p in ax.patches}
+    assert "block:norm" in gids and "block:tanh_c" not in gids      # c̄ / n̄ instead of tanh
+    assert "block:tanh_c" in {p.get_gid() for p in diagrams.draw_cell("lstm").patches}
+    back = diagrams.draw_cell("slstm", highlight="backward")
+    assert r"$\odot\, f'_t$" in texts(back)
+
+
+def test_slstm_values_are_the_stabilised_step():
+    cell = ref.make_cell("slstm", 1, 2, rng=5)
+    hs, cache = cell.forward(np.random.default_rng(6).standard_normal((4, 1, 1)))
+    ax = diagrams.draw_cell("slstm", values=cache, t=2, unit=0)
+    step = cache.steps[2]
+    assert gid(ax, "value:i").get_text() == fmt(step.i_s[0, 0])       # i' = exp(ĩ − m)
+    assert gid(ax, "value:f").get_text() == fmt(step.f_s[0, 0])
+    assert gid(ax, "value:g").get_text() == fmt(step.z[0, 0])
+    assert gid(ax, "value:c").get_text() == fmt(cache.cs[2, 0, 0])     # c̄_t
+    assert gid(ax, "value:h").get_text() == fmt(hs[2, 0, 0])
+    with pytest.raises(ValueError, match=r"highlight for kind 'slstm' must be .*got 'z'"):
+        diagrams.draw_cell("slstm", highlight="z")
