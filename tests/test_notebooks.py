@@ -238,6 +238,20 @@ def test_markdown_cells_are_plain(built):
     assert "See the exercise." in text
 
 
+def test_the_sites_ipynb_downloads_become_the_notebooks(built, tmp_path):
+    from tools.notebooks import update_site_downloads
+
+    sources = tmp_path / "html" / "_sources" / "chapters"
+    sources.mkdir(parents=True)
+    (sources / "01_one.ipynb").write_text("{}")
+    (sources / "01_one.md").write_text(CHAPTER)
+    assert update_site_downloads(built.out, tmp_path / "html", built.root) == [
+        sources / "01_one.ipynb"]  # intro has no download in this site: none is made
+    assert (sources / "01_one.ipynb").read_bytes() == (built.out / "01_one.ipynb").read_bytes()
+    assert (sources / "01_one.md").read_text() == CHAPTER
+    assert not (sources / "intro.ipynb").exists()
+
+
 def test_a_chapter_missing_from_the_cache_names_it_and_says_to_run_make_book(tmp_path):
     root = _book(tmp_path / "book")
     cache = _cache(root, skip="01_one.md")

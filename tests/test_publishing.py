@@ -306,6 +306,9 @@ def test_book_workflow_publishes_the_notebooks_where_the_colab_button_points():
     build = flow["jobs"]["build"]["steps"]
     runs = [step.get("run") for step in build]
     assert runs.index("make notebooks") > runs.index("make book")  # it reads make book's cache
+    # ... and replaces the site's .ipynb downloads, so it must run before the site is uploaded
+    pages = [k for k, s in enumerate(build) if "upload-pages-artifact" in s.get("uses", "")]
+    assert runs.index("make notebooks") < pages[0]
     (upload,) = [s for s in build if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert upload["with"]["path"] == "_build/notebooks"
     job = flow["jobs"]["notebooks"]

@@ -17,6 +17,8 @@ notebook there, see ``tools/colab_button.py``) and for readers who download a ch
   are dropped, except one that defines a name a later cell reads: that one stays, collapsed.
   ``hide-input``/``remove-input`` cells and the code of a solution are collapsed
   (``metadata.jupyter.source_hidden``); ``remove-output`` cells lose their outputs.
+* **The site's downloads**: where ``make book`` built the site, its ".ipynb" download of each
+  chapter (``_build/html/_sources/``) is replaced by the same notebook.
 * **MyST made plain**: markdown cells are rewritten (:class:`MarkdownConverter`) so that plain
   Jupyter and Colab show them readably: exercises become headings ("Exercise 5.1"), dropdown
   solutions ``<details>`` blocks, admonitions quotes, ``{cite:t}`key``` "Author (year)",
@@ -499,6 +501,26 @@ def write_notebooks(out: Path, cache_path: Path, repository: str, branch: str,
     return written
 
 
+def update_site_downloads(out: Path, html: Path, root: Path = ROOT) -> list[Path]:
+    """Make the built site's ".ipynb" download of each chapter the notebook in ``out``.
+
+    sphinx-book-theme offers ``html/_sources/<page>.ipynb``, the executed notebook as MyST-NB
+    wrote it: no install cell, raw MyST. Each one that exists is replaced; returns those paths.
+    """
+    import shutil
+
+    from tools.preexecute import notebook_chapters
+
+    replaced = []
+    for chapter in notebook_chapters(root):
+        page = chapter.relative_to(root).with_suffix("")
+        source, target = out / notebook_name(str(page)), html / "_sources" / f"{page}.ipynb"
+        if source.exists() and target.exists():
+            shutil.copyfile(source, target)
+            replaced.append(target)
+    return replaced
+
+
 def main(argv: list[str] | None = None) -> int:
     import yaml
 
@@ -508,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "notebooks")
     parser.add_argument("--cache", type=Path, default=ROOT / "_build" / ".jupyter_cache",
                         help="Jupyter Book's execution cache (default: make book's)")
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html",
+                        help="the built site, whose .ipynb downloads are replaced (if it exists)")
     args = parser.parse_args(argv)
     try:
         repository = configured_repository(ROOT)
@@ -518,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(written)} notebooks in {args.out}; their first cell installs lstm_lib from "
           f"{repository}")
+    replaced = update_site_downloads(args.out, args.html)
+    if replaced:
+        print(f"the site's .ipynb downloads ({len(replaced)}) are these notebooks")
     return 0
 
 
