@@ -50,12 +50,13 @@ __all__ = [
     "tied_gates",
     "timing",
     "verdicts",
+    "study",
 ]
 
 _SUBMODULES = {"reference", "nn", "data", "train", "models", "plot", "show", "widgets",
                "sampling", "gradients", "experiments",
                "diagrams", "exercises", "bptt", "charlm", "clipping", "forecast", "memory",
-               "pickle_demo", "textviz", "tied_gates", "timing", "verdicts"}
+               "pickle_demo", "textviz", "tied_gates", "timing", "verdicts", "study"}
 
 
 def __getattr__(name: str):
