@@ -117,6 +117,10 @@ def _generate(model: nn.Module, vocab, prime: str, length: int, pick) -> str:
     out: list[int] = []
     try:
         logits, state = model(x.to(device), None, return_state=True)  # (1, T, V)
+        if hasattr(vocab, "__len__") and logits.shape[-1] != len(vocab):
+            raise ValueError(f"the model has V = {logits.shape[-1]} outputs but the vocab has "
+                             f"{len(vocab)} entries: ids drawn from it would decode to the "
+                             "wrong characters")
         for k in range(length):
             _check_logits(logits[0, -1], f"the model's logits before character {k + 1}")
             nxt = pick(logits[0, -1])  # an int id
