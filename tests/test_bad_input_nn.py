@@ -316,6 +316,18 @@ def test_from_reference_params_checks_torch_layers_and_cells_too(rng):
         lnn.from_reference_params(torch.nn.Linear(D, H), params)
 
 
+@pytest.mark.parametrize("module", [lnn.GRU(D, H, dtype=torch.float64),
+                                    lnn.GRUCell(D, H, dtype=torch.float64)], ids=["layer", "cell"])
+def test_from_reference_params_refuses_a_parametrized_weight(module, rng):
+    """Under weight_norm a weight is computed: copying into it would silently do nothing."""
+    from torch.nn.utils.parametrizations import weight_norm
+
+    name = "weight_hh" if isinstance(module, lnn.GRUCell) else "weight_hh_l0"
+    weight_norm(module, name)
+    with pytest.raises(ValueError, match="weight_hh of this .*GRU.* is computed"):
+        lnn.from_reference_params(module, ref.make_cell("gru", D, H, rng=rng).params)
+
+
 def test_from_reference_params_valid_round_trip_still_exact(rng):
     layer, params = _gru_and_params(rng)
     lnn.from_reference_params(layer, params, layer_idx=0)

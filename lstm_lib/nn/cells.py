@@ -120,9 +120,7 @@ class _CellBase(nn.Module):
                 raise RuntimeError(f"hidden{idx} has inconsistent hidden_size: got {s.size(1)}, "
                                    f"expected {H}")
         self._check_dtypes_and_devices(name, x, states)
-        p = dict(self.named_parameters(recurse=False))
-        p.setdefault("bias_ih", None)
-        p.setdefault("bias_hh", None)
+        p = self.cell_parameters()
         step = make_step(kind, self.variant, self.nonlinearity)
         h_1, state, gates = step(x, states, p, None)
         if not is_batched:
@@ -131,6 +129,19 @@ class _CellBase(nn.Module):
         out = state if kind.has_cell else state[0]
         return (out, gates) if return_gates else out
 
+
+    def cell_parameters(self) -> dict[str, Tensor | None]:
+        """The step's parameters by name (``weight_ih``, ...; ``None`` for absent biases).
+
+        Read by attribute, not from ``named_parameters``: under ``torch.nn.utils.weight_norm``
+        or a ``parametrize`` parametrization a weight is computed, not a registered parameter.
+        """
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+        if KINDS[self._mode].peepholes:
+            names += ["peephole_i", "peephole_f", "peephole_o"]
+        if self.variant == "FGR":
+            names.append("weight_fgr")
+        return {name: getattr(self, name, None) for name in names}
 
     def _state_tuple(self, hx, name: str) -> tuple[Tensor, ...]:
         """``hx`` as a tuple of tensors, refused as torch refuses it (same exception types).

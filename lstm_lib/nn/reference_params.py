@@ -28,10 +28,10 @@ def _parameters(module: nn.Module, layer_idx: int, direction: int) -> dict:
         suffix = f"_l{layer_idx}" + ("_reverse" if direction == 1 else "")
         return {name: getattr(module, name + suffix, None)
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    p = dict(module.named_parameters(recurse=False))
-    p.setdefault("bias_ih", None)
-    p.setdefault("bias_hh", None)
-    return p
+    if hasattr(module, "cell_parameters"):  # an lnn cell
+        return module.cell_parameters()
+    return {name: getattr(module, name, None)  # a torch.nn cell (attributes: parametrizations)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
 
 
 def _check_index(module: nn.Module, layer_idx, direction) -> None:
@@ -110,6 +110,14 @@ def from_reference_params(module: nn.Module, params: dict, layer_idx: int = 0,
                          f"{type(module).__name__}: missing {missing}, unexpected {extra}")
     values = {name: _checked(params[name], expected[name].shape, f"params[{name!r}]")
               for name in expected}
+    written = [name for ref_name, name in [("W", "weight_ih"), ("U", "weight_hh"),
+                                           *_PEEPHOLES.items()] if ref_name in values]
+    written += [name for name in ("bias_ih", "bias_hh") if p[name] is not None]
+    for name in written:
+        if not isinstance(p[name], nn.Parameter):
+            raise ValueError(f"{name} of this {type(module).__name__} is computed (weight_norm "
+                             f"or a parametrization), not a parameter: from_reference_params "
+                             f"cannot write it; load the params before parametrizing")
     if p["bias_ih"] is None and (np.any(values["b"]) or np.any(values.get("b_hn", 0.0))):
         raise ValueError("the module has bias=False but params['b'] is not zero")
     with torch.no_grad():
