@@ -6,7 +6,9 @@ and the code of a gated solution (between ``solution-start`` and ``solution-end`
 :class:`ChapterContentsManager` is Jupytext's contents manager with one addition: a notebook it
 reads gets ``metadata.jupyter.source_hidden`` on those cells (and on ``hide-input`` cells), so
 JupyterLab shows each as a collapsed input under its comment, one click to expand; saving takes
-the flag off again, so the chapter's text never changes because it was opened.
+the flag off again, and a chapter whose cells the reader did not edit is not rewritten at all
+(JupyterLab's autosave would otherwise give it Jupytext's header), so the chapter's text never
+changes because it was opened or run.
 
 ``make lab`` and Binder's ``postBuild`` start JupyterLab with it (``tools/lab_settings.py``
 writes the server setting); jupyterlab-myst renders the markdown (exercises, dropdown solutions,
@@ -76,4 +78,20 @@ class ChapterContentsManager(_Jupytext):
     async def save(self, model, path=""):
         if model.get("type") == "notebook" and model.get("content"):
             uncollapse(model["content"])
+            if await self._unchanged(model["content"], path):
+                # JupyterLab autosaves a chapter it merely opened (running it, choosing a
+                # kernel); Jupytext would rewrite its header: leave the file as it is
+                return await super().get(path, content=False)
         return await super().save(model, path)
+
+    async def _unchanged(self, notebook: dict, path: str) -> bool:
+        """Whether ``notebook`` has the cells (type, source, tags) of the text file ``path``."""
+        if not path.endswith(".md") or not await self.file_exists(path):
+            return False
+        on_disk = (await super().get(path, content=True, type="notebook"))["content"]
+
+        def cells(nb: dict) -> list:  # a source may arrive as a list of lines (nbformat JSON)
+            return [(c["cell_type"], "".join(c["source"]), c["metadata"].get("tags", []))
+                    for c in nb["cells"]]
+
+        return cells(on_disk) == cells(notebook)
