@@ -470,6 +470,8 @@ def write_notebooks(out: Path, cache_path: Path, repository: str, branch: str,
     from tools.book import FINGERPRINT_NAME, fingerprint
     from tools.preexecute import notebook_chapters
 
+    if not (cache_path / "global.db").exists():
+        raise NotExecutedError(f"no Jupyter cache at {cache_path}: run `make book` first")
     if check_fingerprint:
         stamp = cache_path.parent / FINGERPRINT_NAME
         if not stamp.exists() or stamp.read_text().strip() != fingerprint(root):
