@@ -25,6 +25,11 @@ layer is :func:`lstm_lib.nn.loop.run_layer`. The layers take a fused fast path w
 (:mod:`lstm_lib.nn.fused`: the book's hand-derived BPTT as one autograd node per layer and
 direction); ``lnn.fast_path(False)`` (a call or a context manager) or ``LSTM_LIB_FAST=0`` in the
 environment turns it off, and ``lnn.fast_path_enabled()`` says whether it is on.
+
+Bad input: the layers and cells behave exactly as torch.nn's (the same checks and exception
+types, torch's messages or clearer ones that name the argument; no per-forward NaN scan);
+lnn's own extras (``forget_bias=``, ``from_reference_params``) refuse non-finite values and
+wrong shapes. Tested in ``tests/test_bad_input_nn.py`` and ``tests/test_nn_torch_port.py``.
 """
 
 from lstm_lib.nn.cells import CIFGCell, GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell

@@ -12,6 +12,11 @@ book's symbols, unrolled over time by :class:`Cell`. Chapters import from here o
                                            truncate=5, return_dstate0=True)
     ref.gradcheck(cell, xs)                       # worst relative error, <~1e-8 when right
 
+Bad input: every public function here rejects NaN/inf and any shape mismatch (no silent
+broadcasting), the step functions included, with a ``ValueError`` (``TypeError`` for a wrong
+type or dtype) that names the argument and the expected shape; ``sigmoid`` (elementwise math)
+and ``relative_error`` (which measures broken gradients) are the two documented exceptions.
+
 Equation labels in the docstrings: (R1)-(R4) in ``rnn.py``; (L1)-(L14), (P1)-(P3), (C1) in
 ``lstm.py``; (G1)-(G10) in ``gru.py``.
 """

@@ -1,7 +1,11 @@
 """Small helpers shared by the reference cells: a stable sigmoid and input checks.
 
 Every check raises (never asserts) with a message that names the argument, the expected value
-and the value received, as in ``STYLE.md`` item 6.
+and the value received, as in ``STYLE.md`` item 6. The policy of ``lstm_lib.reference``: NaN/inf
+and every shape mismatch are refused at every public entry point; the public step functions
+get their checks from :func:`checked_step_forward` / :func:`checked_step_backward` (decorators,
+so the book still shows the bare equations), and the cells, which check whole sequences once,
+call the undecorated steps (``fn.__wrapped__``) inside their time loop.
 """
 
 from __future__ import annotations
