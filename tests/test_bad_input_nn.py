@@ -103,6 +103,25 @@ def test_cell_bias_string_accepted_as_torch_accepts_it(name):
     assert ours.bias_ih is not None
 
 
+def test_rnn_cell_nonlinearity_refused_where_torch_refuses_it():
+    """torch.nn.RNNCell builds with any nonlinearity and refuses an unknown one at forward."""
+    x = torch.randn(2, D)
+    text = _same_type_as_torch(lambda: lnn.RNNCell(D, H, nonlinearity="sigmoid")(x),
+                               lambda: torch.nn.RNNCell(D, H, nonlinearity="sigmoid")(x),
+                               text_too=True)
+    assert "sigmoid" in text
+
+
+@pytest.mark.parametrize("owner", ["LSTM", "GRUCell"])
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_return_gates_must_be_a_bool(owner, value):
+    """An lnn extra (torch has no return_gates): booleans are booleans."""
+    module = getattr(lnn, owner)(D, H)
+    x = torch.randn(2, D) if "Cell" in owner else torch.randn(3, 2, D)
+    with pytest.raises(TypeError, match="return_gates must be a bool"):
+        module(x, return_gates=value)
+
+
 # ---- cell forward: hx arity, type, dtype ------------------------------------------------------
 def _cell_pair(name):
     return getattr(lnn, name)(D, H), CELLS[name](D, H)

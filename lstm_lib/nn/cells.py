@@ -120,6 +120,11 @@ class _CellBase(nn.Module):
                 raise RuntimeError(f"hidden{idx} has inconsistent hidden_size: got {s.size(1)}, "
                                    f"expected {H}")
         self._check_dtypes_and_devices(name, x, states)
+        if kind.name == "RNN" and self.nonlinearity not in ("tanh", "relu"):
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")  # torch's words
+        if not isinstance(return_gates, bool):
+            raise TypeError(f"return_gates must be a bool, got {type(return_gates).__name__} "
+                            f"{return_gates!r}")
         p = self.cell_parameters()
         step = make_step(kind, self.variant, self.nonlinearity)
         h_1, state, gates = step(x, states, p, None)
@@ -196,8 +201,7 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device=None, dtype=None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        # torch.nn.RNNCell takes any nonlinearity here and refuses an unknown one at forward
         super().__init__(input_size, hidden_size, bias, device, dtype, nonlinearity=nonlinearity)
 
 

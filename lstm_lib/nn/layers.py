@@ -262,6 +262,9 @@ class _RNNBase(nn.Module):
         to, as in ``output``. So ``gates[k]["c"][-1, :, :H]`` is the forward c_n of layer k.
         Gates are recorded with their autograd history (use ``.detach()`` to keep them).
         """
+        if not isinstance(return_gates, bool):
+            raise TypeError(f"return_gates must be a bool, got {type(return_gates).__name__} "
+                            f"{return_gates!r}")
         x, hx, lengths, is_batched = self._prepare(input, hx, lengths)
         output, hidden, gates = self._stack(x, hx, lengths, return_gates)
         packed = isinstance(input, PackedSequence)
