@@ -347,6 +347,14 @@ def test_from_reference_params_refuses_a_parametrized_weight(module, rng):
         lnn.from_reference_params(module, ref.make_cell("gru", D, H, rng=rng).params)
 
 
+@pytest.mark.parametrize("layer, direction", [(-1, 0), (2, 0), (0, 2), (0, -1), (True, 0)])
+def test_layer_parameters_index_in_range(layer, direction):
+    """No Python negative indexing: layer -1 is refused, not the last layer."""
+    m = lnn.LSTM(D, H, num_layers=2, bidirectional=True)
+    with pytest.raises(ValueError, match=r"(layer|direction) must be an int in \[0, 2\)"):
+        m.layer_parameters(layer, direction)
+
+
 def test_from_reference_params_valid_round_trip_still_exact(rng):
     layer, params = _gru_and_params(rng)
     lnn.from_reference_params(layer, params, layer_idx=0)

@@ -146,6 +146,11 @@ class _RNNBase(nn.Module):
 
     def layer_parameters(self, layer: int, direction: int = 0) -> dict[str, Tensor | None]:
         """The parameters of one layer and direction, by short name (``weight_ih``, ...)."""
+        num_directions = len(self._names[0])
+        for name, value, size in (("layer", layer, self.num_layers),
+                                  ("direction", direction, num_directions)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
+                raise ValueError(f"{name} must be an int in [0, {size}), got {value!r}")
         names = self._names[layer][direction]
         p = {short: getattr(self, full) for short, full in names.items()}
         p.setdefault("bias_ih", None)

@@ -22,6 +22,7 @@ _PEEPHOLES = {"p_i": "peephole_i", "p_f": "peephole_f", "p_o": "peephole_o"}
 
 def _parameters(module: nn.Module, layer_idx: int, direction: int) -> dict:
     _check_index(module, layer_idx, direction)
+    layer_idx, direction = int(layer_idx), int(direction)  # np.integer too
     if hasattr(module, "layer_parameters"):  # a layer
         return module.layer_parameters(layer_idx, direction)
     if hasattr(module, "weight_ih_l0"):  # a torch.nn layer
