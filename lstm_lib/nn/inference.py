@@ -138,35 +138,37 @@ def run_layer(variant: str | None, x: Tensor, state0: tuple[Tensor, ...], p: dic
     # which blocks σ covers: i and f together unless one is ablated
     sig_lo = H if variant == "NIG" else 0
     sig_hi = H if variant == "NFG" else 2 * H
+    # per-step views, made once (a slice per step and block would cost more than the step's math)
     Gs, Ys = G.unbind(0), Y.unbind(0)
+    IFs, SIGs = G[..., :2 * H].unbind(0), G[..., sig_lo:sig_hi].unbind(0)
+    IF2s = G.view(T, N, 4, H)[:, :, :2].unbind(0)  # (N, 2, H): i and f, for the peepholes
+    Is, Fs, Ggs, Os = (G[..., k * H:(k + 1) * H].unbind(0) for k in range(4))
     for t in range(T):
         h_in = h if h_mask is None else h * h_mask
-        a = Gs[t].addmm_(h_in, U_t)  # (N, 4H) pre-activations, blocks i, f, g, o
-        a_if, a_g, a_o = a[:, :2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        Gs[t].addmm_(h_in, U_t)  # (N, 4H) pre-activations, blocks i, f, g, o
         if fgr:  # Greff's full gate recurrence: R [i; f; o]_{t-1} into the i, f, o blocks
             r = gates @ W_fgr_t  # (N, 3H)
-            a_if.add_(r[:, :2 * H])
-            a_o.add_(r[:, 2 * H:])
+            IFs[t].add_(r[:, :2 * H])
+            Os[t].add_(r[:, 2 * H:])
         if peep:  # (P1), (P2): i and f look at c_{t-1}
-            a_if.view(N, 2, H).addcmul_(p_if, c.unsqueeze(1))
-        a[:, sig_lo:sig_hi].sigmoid_()
-        i, f = a[:, :H], a[:, H:2 * H]
-        g = a_g if variant == "NIAF" else a_g.tanh_()
+            IF2s[t].addcmul_(p_if, c.unsqueeze(1))
+        SIGs[t].sigmoid_()
+        g = Ggs[t] if variant == "NIAF" else Ggs[t].tanh_()
         if variant == "NIG":  # i = 1
-            c = torch.addcmul(g, f, c)
+            c = torch.addcmul(g, Fs[t], c)
         elif variant == "NFG":  # f = 1
-            c = torch.addcmul(c, i, g)
+            c = torch.addcmul(c, Is[t], g)
         else:  # (L5)
-            c = torch.addcmul(f * c, i, g)
+            c = torch.addcmul(Fs[t] * c, Is[t], g)
         if peep:  # (P3): o sees the new c_t
-            a_o.addcmul_(p_o, c)
+            Os[t].addcmul_(p_o, c)
         out = c if variant == "NOAF" else torch.tanh(c)
         if variant == "NOG":  # o = 1
             h = Ys[t].copy_(out)
         else:
-            h = torch.mul(a_o.sigmoid_(), out, out=Ys[t])  # (L6)
+            h = torch.mul(Os[t].sigmoid_(), out, out=Ys[t])  # (L6)
         if fgr:
-            gates = torch.cat([a[:, :2 * H], a_o], dim=-1)  # (N, 3H): i_t, f_t, o_t
+            gates = torch.cat([IFs[t], Os[t]], dim=-1)  # (N, 3H): i_t, f_t, o_t
     if reverse:
         Y = Y.flip(0)
     state = (h, c, gates) if fgr else (h, c)
