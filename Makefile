@@ -44,7 +44,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --config=_build/lab/jupyter_server_config.py chapters/
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_rnn.py
+	$(BIN)/python bench/bench_rnn.py $(BENCH_ARGS)
 
 # Binder's environment from .binder/ in a fresh venv, then every chapter executed in it (slow;
 # add --no-cpu-index where PyTorch's wheel index is out of reach)
