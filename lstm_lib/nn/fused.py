@@ -15,9 +15,10 @@ once more, in torch, as a :class:`torch.autograd.Function` per cell family:
   ``(gH, T·N) @ (T·N, D)`` product, dU likewise with h_{t-1}.
 
 Pure torch ops, so it runs on any device. The layers use it automatically when it applies
-(:func:`applies`): no gate recording, no Greff variant, no ``lengths``/PackedSequence, no
-autocast, no empty batch; variational recurrent dropout masks are supported. Otherwise they
-keep the generic loop. Turn it off with ``lnn.fast_path(False)`` (a call, or a context
+(:func:`applies`) and a gradient is needed (without one, :mod:`lstm_lib.nn.inference`
+serves): no gate recording, no Greff variant, no ``lengths``/PackedSequence, no autocast,
+no empty batch; variational recurrent dropout masks are supported. Otherwise they keep the
+generic loop. Turn it off with ``lnn.fast_path(False)`` (a call, or a context
 manager) or with the environment variable ``LSTM_LIB_FAST=0`` (read at import).
 
 Higher-order gradients are exact, as through torch.nn. The hand-written backward is for the

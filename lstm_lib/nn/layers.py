@@ -16,7 +16,9 @@ The time loop of one layer and direction is :func:`lstm_lib.nn.loop.run_layer`, 
 :meth:`_RNNBase._run_layer`; layers stack it over layers and directions. Where it applies (no
 gate recording, variant or lengths) the hook takes the fused fast path instead,
 :func:`lstm_lib.nn.fused.run_layer`: the same equations with the book's hand-derived BPTT as one
-autograd node per layer and direction (``lnn.fast_path(False)`` turns it off).
+autograd node per layer and direction (``lnn.fast_path(False)`` turns it off). When no gradient
+is needed, :mod:`lstm_lib.nn.inference` serves instead: torch's own fused kernels for the RNN,
+LSTM, GRU and CIFG, a lean loop without saved activations for the peephole LSTM and the ablations.
 """
 
 from __future__ import annotations
