@@ -411,3 +411,52 @@ def test_sigmoid_is_elementwise_math():
     out = ref.sigmoid(np.array([-INF, 0.0, INF, NAN]))
     np.testing.assert_array_equal(out[:3], [0.0, 0.5, 1.0])
     assert np.isnan(out[3])
+
+
+# ---- the modern cells' step functions (minGRU, minLSTM, sLSTM) get the same checks ------------
+def _modern_args(kind, rng):
+    g = rng.standard_normal
+    if kind == "slstm":
+        return {"x": g((N, D)), "h_prev": g((N, H)), "c_prev": g((N, H)),
+                "n_prev": np.abs(g((N, H))) + 1, "m_prev": g((N, H)), "W": g((4 * H, D)),
+                "U": g((4 * H, H)), "b": g(4 * H)}
+    blocks = 2 if kind == "mingru" else 3
+    return {"x": g((N, D)), "h_prev": g((N, H)), "W": g((blocks * H, D)), "b": g(blocks * H)}
+
+
+MODERN_BAD = {
+    "b column": ("b", lambda a: a["b"][:, None], ValueError, r"b must have shape"),
+    "x NaN": ("x", lambda a: np.full_like(a["x"], NAN), ValueError, r"x must be finite"),
+    "h_prev (1, H)": ("h_prev", lambda a: a["h_prev"][:1], ValueError, r"h_prev must have shape"),
+    "W inf": ("W", lambda a: np.full_like(a["W"], INF), ValueError, r"W must be finite"),
+    "n_prev (1, H)": ("n_prev", lambda a: a["n_prev"][:1], ValueError,
+                      r"n_prev must have shape \(N, H\)"),
+    "m_prev NaN": ("m_prev", lambda a: np.full_like(a["m_prev"], NAN), ValueError,
+                   r"m_prev must be finite"),
+}
+
+
+@pytest.mark.parametrize("kind, case", [(k, c) for k in ("mingru", "minlstm", "slstm")
+                                        for c in MODERN_BAD if k == "slstm" or "_prev " not in c
+                                        and not c.startswith(("n_prev", "m_prev"))])
+def test_modern_step_forward_refuses(kind, case, rng):
+    name, edit, error, match = MODERN_BAD[case]
+    args = _modern_args(kind, rng)
+    args[name] = edit(args)
+    with pytest.raises(error, match=match):
+        getattr(ref, f"{kind}_step_forward")(**args)
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm", "slstm"])
+def test_modern_step_backward_refuses_and_valid_unchanged(kind, rng):
+    fwd, bwd = getattr(ref, f"{kind}_step_forward"), getattr(ref, f"{kind}_step_backward")
+    args = _modern_args(kind, rng)
+    cache = fwd(**args)[-1]
+    n_grads = 4 if kind == "slstm" else 1
+    grads = [rng.standard_normal((N, H)) for _ in range(n_grads)]
+    for got, want in zip(bwd(*grads, cache), bwd.__wrapped__(*grads, cache), strict=True):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match=r"dh must have shape \(N, H\)"):
+        bwd(np.zeros((1, H)), *grads[1:], cache)
+    with pytest.raises(TypeError, match="cache must be the cache"):
+        bwd(*grads, tuple(cache))

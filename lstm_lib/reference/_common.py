@@ -155,7 +155,8 @@ def _checked_step_array(value, name: str, shape: tuple[int, ...], desc: str) -> 
 def checked_step_forward(blocks: int):
     """Decorate a public ``*_step_forward(x, h_prev, [c_prev,] W, U, b, ...)`` with input checks.
 
-    ``x`` (N, D) and ``h_prev`` (N, H) fix N, D, H; then ``c_prev`` (N, H), ``W`` (gH, D),
+    ``x`` (N, D) and ``h_prev`` (N, H) fix N, D, H; then ``c_prev`` (and the sLSTM's
+    ``n_prev``, ``m_prev``) (N, H), ``W`` (gH, D),
     ``U`` (gH, H), ``b`` (gH,) and the vectors ``b_hn``, ``p_i``, ``p_f``, ``p_o`` (H,), with
     g = ``blocks``, must have exactly those shapes (no broadcasting: a ``b`` of shape (gH, 1) or
     a ``c_prev`` of shape (1, H) is refused), a float dtype and finite values. A bad argument
@@ -181,7 +182,8 @@ def checked_step_forward(blocks: int):
                                  f"{h_prev.ndim} (h_prev.shape={h_prev.shape})")
             (N, D), H = x.shape, h_prev.shape[1]
             shapes = {"x": ((N, D), "(N, D)"), "h_prev": ((N, H), "(N, H) with N = len(x)"),
-                      "c_prev": ((N, H), "(N, H)"), "W": ((blocks * H, D), f"({g}H, D)"),
+                      "c_prev": ((N, H), "(N, H)"), "n_prev": ((N, H), "(N, H)"),
+                      "m_prev": ((N, H), "(N, H)"), "W": ((blocks * H, D), f"({g}H, D)"),
                       "U": ((blocks * H, H), f"({g}H, H)"), "b": ((blocks * H,), f"({g}H,)")}
             for name in names:
                 shape, desc = shapes.get(name, ((H,), "(H,)"))

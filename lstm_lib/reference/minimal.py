@@ -41,7 +41,13 @@ from collections import namedtuple
 import numpy as np
 
 from lstm_lib.reference._cell import Cell
-from lstm_lib.reference._common import as_float_array, check_array, sigmoid
+from lstm_lib.reference._common import (
+    as_float_array,
+    check_array,
+    checked_step_backward,
+    checked_step_forward,
+    sigmoid,
+)
 
 MinGRUStepCache = namedtuple("MinGRUStepCache", "x h_prev a_h z h_tilde W")
 MinLSTMStepCache = namedtuple("MinLSTMStepCache", "x h_prev a_h f i f_n i_n h_tilde W")
@@ -59,6 +65,7 @@ def candidate_grad(a):
     return np.where(np.asarray(a) >= 0, 1.0, s * (1 - s))
 
 
+@checked_step_forward(blocks=2)
 def mingru_step_forward(x, h_prev, W, b):
     """One minGRU step, eqs. (M1)-(M3).
 
@@ -72,6 +79,7 @@ def mingru_step_forward(x, h_prev, W, b):
     return h, MinGRUStepCache(x, h_prev, a_h, z, h_tilde, W)
 
 
+@checked_step_backward(MinGRUStepCache)
 def mingru_step_backward(dh, cache):
     """Backward of mingru_step_forward, eqs. (M7), (M9).
 
@@ -85,6 +93,7 @@ def mingru_step_backward(dh, cache):
     return da @ W, dh * (1 - z), da.T @ x, da.sum(axis=0)
 
 
+@checked_step_forward(blocks=3)
 def minlstm_step_forward(x, h_prev, W, b):
     """One minLSTM step, eqs. (M4)-(M6).
 
@@ -99,6 +108,7 @@ def minlstm_step_forward(x, h_prev, W, b):
     return h, MinLSTMStepCache(x, h_prev, a_h, f, i, f_n, i_n, h_tilde, W)
 
 
+@checked_step_backward(MinLSTMStepCache)
 def minlstm_step_backward(dh, cache):
     """Backward of minlstm_step_forward, eqs. (M8), (M9).
 

@@ -37,7 +37,13 @@ from collections import namedtuple
 import numpy as np
 
 from lstm_lib.reference._cell import Cell, ForwardCache
-from lstm_lib.reference._common import check_array, check_sequence, sigmoid
+from lstm_lib.reference._common import (
+    check_array,
+    check_sequence,
+    checked_step_backward,
+    checked_step_forward,
+    sigmoid,
+)
 
 SLSTMStepCache = namedtuple(
     "SLSTMStepCache", "x h_prev c_prev n_prev m_prev i_raw f_raw z o i_s f_s c n m take_f W U")
@@ -45,6 +51,7 @@ SLSTMStepCache = namedtuple(
 STATE_NAMES = ("h0", "c0", "n0", "m0")
 
 
+@checked_step_forward(blocks=4)
 def slstm_step_forward(x, h_prev, c_prev, n_prev, m_prev, W, U, b):
     """One stabilised sLSTM step, (S1), (S2), (S6)-(S8).
 
@@ -67,6 +74,7 @@ def slstm_step_forward(x, h_prev, c_prev, n_prev, m_prev, W, U, b):
                                       i_s, f_s, c, n, m, take_f, W, U)
 
 
+@checked_step_backward(SLSTMStepCache)
 def slstm_step_backward(dh, dc_next, dn_next, dm_next, cache):
     """Backward of :func:`slstm_step_forward`: (S9)-(S14).
 
@@ -127,11 +135,11 @@ class SLSTMCell(Cell):
     torch_cell = "LSTMCell"  # the same four-block layout loads, though the equations differ
 
     def _step_forward(self, x, state, p):
-        h, c, n, m, cache = slstm_step_forward(x, *state, p["W"], p["U"], p["b"])
+        h, c, n, m, cache = slstm_step_forward.__wrapped__(x, *state, p["W"], p["U"], p["b"])
         return (h, c, n, m), cache
 
     def _step_backward(self, dstate, sc):
-        dx, dh, dc, dn, dm, dW, dU, db = slstm_step_backward(*dstate, sc)
+        dx, dh, dc, dn, dm, dW, dU, db = slstm_step_backward.__wrapped__(*dstate, sc)
         return dx, (dh, dc, dn, dm), {"W": dW, "U": dU, "b": db}
 
     def _step_gates(self, sc):
