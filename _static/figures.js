@@ -60,8 +60,13 @@
   }
 
   function setUp(img) {
-    img.addEventListener("click", function () {
-      if (img.classList.contains("figure-zoomable")) { openFull(img); }
+    // Sphinx links a scaled image to its file (html_scaled_image_link): without this script a
+    // click opens the bare PNG; with it the figure opens over the page instead
+    img.addEventListener("click", function (event) {
+      if (img.classList.contains("figure-zoomable")) {
+        event.preventDefault();
+        openFull(img);
+      }
     });
     img.addEventListener("keydown", function (event) {
       if ((event.key === "Enter" || event.key === " ") && img.classList.contains("figure-zoomable")) {
