@@ -188,3 +188,20 @@ def test_inference_on_cuda_equals_training_forward(name, kw):
         with torch.no_grad():
             out = m(x)[0]
         torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["NIG", "NFG", "NOG"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_constant_gate_ablations_run_on_torchs_kernel(variant, bias, calls):
+    """A gate fixed at 1 is a zero-weight block with bias +inf (σ(+inf) = 1 exactly)."""
+    m = _make("LSTM", {"variant": variant}, (2, True, False, bias), torch.float64).eval()
+    x = torch.randn(6, 3, 5, dtype=torch.float64)
+    with torch.no_grad():
+        out, (h_n, c_n) = m(x)
+        with lnn.fast_path(False):
+            want, (want_h, want_c) = m(x)
+    assert calls == {"stack": 1, "layer": 0}
+    assert torch.isfinite(out).all()
+    for a, b in ((out, want), (h_n, want_h), (c_n, want_c)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert all(torch.isfinite(p).all() for p in m.parameters())  # the layer's own are untouched

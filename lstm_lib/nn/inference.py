@@ -10,9 +10,12 @@ shortcuts; the equations are the same, only the work differs:
   same block order r, z, n), with the layer's own weights, all layers and directions in one
   call. The CIFG runs on ``torch._VF.lstm`` too, with an input-gate block that is the negated
   forget block: its pre-activation is -a_f, and σ(-a_f) = 1 - σ(a_f) = 1 - f_t, which is (C1)'s
-  i_t. This serves when no dropout is in effect (``eval()``, or all dropouts 0).
+  i_t. So do the ablations NIG, NFG, NOG (a gate fixed at 1): that gate's block gets zero
+  weights and a bias of +inf, and σ(+inf) = 1 exactly. This serves when no dropout is in effect
+  (``eval()``, or all dropouts 0).
 * **A lean time loop** (:func:`run_layer`) for the peephole LSTM and Greff's ablations (``NIG``
-  ``NFG`` ``NOG`` ``NIAF`` ``NOAF`` ``FGR``, with or without peepholes), one layer and direction
+  ``NFG`` ``NOG`` ``NIAF`` ``NOAF`` ``FGR``, with or without peepholes; NIG, NFG, NOG of the
+  plain LSTM only where torch's kernel does not serve), one layer and direction
   at a time: the input projection W x_t + b of all T steps in one matrix product, then per step
   one ``addmm`` for U h_{t-1}, the gate nonlinearities in place on contiguous blocks, and h_t
   written straight into the output; no autograd graph and nothing saved.
@@ -32,6 +35,7 @@ from torch import Tensor
 from lstm_lib.nn import fused
 
 VF_MODES = ("RNN", "LSTM", "GRU", "CIFG")  # torch's kernels compute exactly these equations
+CONSTANT_GATES = {"NIG": 0, "NFG": 1, "NOG": 3}  # ablations whose gate is 1: its block index
 LOOP_MODES = ("LSTM", "PeepholeLSTM")  # with a variant, or the peephole LSTM without one
 
 
@@ -51,7 +55,9 @@ def _usable(x: Tensor) -> bool:
 def applies_stack(layer, x: Tensor, hx: tuple[Tensor, ...], *, lengths: Tensor | None,
                   record: bool) -> bool:
     """Whether :func:`run_stack` serves ``layer``'s whole forward (see the module docstring)."""
-    if layer.mode not in VF_MODES or layer.variant is not None or lengths is not None or record:
+    constant_gate = layer.mode == "LSTM" and layer.variant in CONSTANT_GATES
+    if (layer.mode not in VF_MODES or (layer.variant is not None and not constant_gate)
+            or lengths is not None or record):
         return False
     dropping = layer.training and (
         (layer.dropout > 0 and layer.num_layers > 1) or layer.input_dropout > 0
@@ -61,16 +67,29 @@ def applies_stack(layer, x: Tensor, hx: tuple[Tensor, ...], *, lengths: Tensor |
 
 
 def _flat_weights(layer) -> list[Tensor]:
-    """torch's flat weight list: per layer and direction w_ih, w_hh (, b_ih, b_hh)."""
+    """torch's flat weight list: per layer and direction w_ih, w_hh (, b_ih, b_hh).
+
+    The CIFG's blocks f, g, o become i = -f, f, g, o (σ(-a_f) = 1 - f_t). For the ablations
+    NIG, NFG, NOG the constant gate's block gets zero weights and the bias +inf: its
+    pre-activation is +inf for any finite input and σ(+inf) = 1 exactly, which is the ablation.
+    """
+    H = layer.hidden_size
+    k = CONSTANT_GATES.get(layer.variant) if layer.mode == "LSTM" else None
     flat = []
     for per_direction in layer._names:
         for names in per_direction:
             ws = [getattr(layer, names[short]) for short in ("weight_ih", "weight_hh",
                                                               "bias_ih", "bias_hh")
                   if short in names]
-            if layer.mode == "CIFG":  # blocks f, g, o -> i = -f, f, g, o: σ(-a_f) = 1 - f_t
-                H = layer.hidden_size
+            if layer.mode == "CIFG":
                 ws = [torch.cat([-w[:H], w]) for w in ws]
+            if k is not None:
+                ws = [w.clone() for w in ws[:2]] + [
+                    w.clone() if w is not None else ws[0].new_zeros(4 * H)
+                    for w in (ws[2:] or [None, None])]
+                for w in ws:
+                    w[k * H:(k + 1) * H] = 0.0
+                ws[2][k * H:(k + 1) * H] = float("inf")
             flat.extend(ws)
     return flat
 
@@ -80,7 +99,8 @@ def run_stack(layer, x: Tensor, hx: tuple[Tensor, ...]) -> tuple[Tensor, tuple[T
     """All layers and directions of an ``lnn.RNN``/``LSTM``/``GRU``/``CIFG`` in one call of
     torch's fused kernel: x (T, N, D) time-major -> output (T, N, dirs·H), final states, ``{}``
     (the results of ``layer._stack``)."""
-    args = (_flat_weights(layer), layer.bias, layer.num_layers, 0.0, False,
+    has_biases = layer.bias or layer.variant in CONSTANT_GATES  # the +inf lives in a bias
+    args = (_flat_weights(layer), has_biases, layer.num_layers, 0.0, False,
             layer.bidirectional, False)
     with warnings.catch_warnings():  # on cuda: "weights are not part of single contiguous chunk"
         warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
