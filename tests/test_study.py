@@ -290,6 +290,14 @@ def test_fanova_finds_the_one_parameter_that_matters():
     assert set(values.index) == set(space)
 
 
+def test_report_of_a_study_without_vanilla_tests_against_its_first_variant(tmp_path):
+    storage = f"sqlite:///{tmp_path}/n.db"
+    S.run_study("n", task="echo", variants="GRU,NP", trials=4, storage=storage, size="tiny",
+                progress=False, train_fn=fake_train)
+    text = S.report("n", storage)
+    assert "Welch's t-test against NP" in text and "importance" in text
+
+
 def test_report_and_plots_of_a_stored_study(tmp_path):
     import matplotlib
 

@@ -185,7 +185,11 @@ def plot_importances(values, ax=None):
 
 
 def report(name: str, storage, *, reference: str = REFERENCE, seed: int = 0) -> str:
-    """The text of ``study report``: the study's size, the variant table and the importances."""
+    """The text of ``study report``: the study's size, the variant table and the importances.
+
+    A study without trials of ``reference`` is tested against its first variant instead (in
+    :data:`~lstm_lib.study.trial.VARIANTS` order).
+    """
     import optuna
     import pandas as pd
 
@@ -198,6 +202,9 @@ def report(name: str, storage, *, reference: str = REFERENCE, seed: int = 0) -> 
              f"({'higher' if _higher_is_better(study) else 'lower'} is better)", ""]
     if states.count("COMPLETE") == 0:
         return "\n".join(lines + ["no completed trials yet"])
+    present = set(frame(study)["variant"])
+    if reference not in present:   # e.g. a study of NP and GRU only: test against the first
+        reference = next(v for v in VARIANTS if v in present)
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         lines += ["per variant (p: Welch's t-test against " + reference + ")",
                   variant_table(study, reference).round(4).to_string(), ""]
