@@ -116,7 +116,11 @@ LAYOUT_REPORT = """(readable) => {
     const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
         (typeof el.className === 'string' && el.className ? '.' +
          el.className.trim().split(/\\s+/).join('.') : '');
-    const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+    const memo = new Map();  // one style lookup per element, not one per descendant
+    const scrolls = el => {
+        if (!memo.has(el)) memo.set(el, /auto|scroll/.test(getComputedStyle(el).overflowX));
+        return memo.get(el);
+    };
     // units checked as a whole: their insides are MathJax's or the code highlighter's
     const unit = 'div.math, .MathJax_Display, .MathJax, .MathJax_Preview, mjx-container, ' +
                  'pre, script, style, .MJX_Assistive_MathML';
