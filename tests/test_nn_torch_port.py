@@ -233,7 +233,7 @@ def test_layer_gradgradcheck_lengths_keyword(kind):
 @pytest.mark.parametrize("variant", lnn.VARIANTS)
 @pytest.mark.parametrize("kind", ["LSTM", "PeepholeLSTM"])
 def test_variant_layer_gradgradcheck(kind, variant):
-    """The Greff ablations run on the generic loop: autograd's second derivative, checked."""
+    """The Greff ablations (no torch twin): their second derivative, checked numerically."""
     layer = _module(kind, variant=variant)
     x, hs = _layer_inputs(kind, {}, False, seed=7)
     _grad_and_gradgrad(_as_function(layer, 2), (x, *hs, *_params(layer)))
