@@ -59,10 +59,14 @@ class RunSummary:
     """What one :func:`run_study` call did.
 
     Attributes:
-        name, storage: the study. added: trials completed by this call. failed: trials that
-        ended failed in this call (a diverged run, a worker that died twice; retried
-        deaths count in ``retried``). retried: worker deaths retried. completed: completed
-        trials in the study after the call. seconds: wall time of the call.
+        name: the study's name.
+        storage: the study's storage.
+        added: trials completed by this call.
+        failed: trials that ended failed in this call: a diverged run, or a worker that died
+            on the trial's retry too (a first death counts in ``retried``).
+        retried: trials retried because their worker died.
+        completed: completed trials in the study after the call.
+        seconds: wall time of the call.
     """
 
     name: str
@@ -192,7 +196,7 @@ def run_study(name: str, *, task: str = "temporal-order", variants: Sequence[str
             ``"score"``; a top-level function (workers import it).
 
     Returns:
-        a :class:`RunSummary`.
+        A :class:`RunSummary` of what the call did.
 
     Raises:
         ValueError: a bad argument (before anything is created or started).

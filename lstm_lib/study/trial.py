@@ -36,9 +36,10 @@ import numpy as np
 __all__ = ["SIZES", "TASKS", "VARIANTS", "REFERENCE", "StudyTask", "distributions",
            "normalize_variants", "task_setting", "train_trial", "trial_seed"]
 
-#: The variants of Greff et al. (2017) and the GRU: name -> (SequenceModel kind, layer kwargs).
-#: "vanilla" is the paper's reference, the LSTM *with* peepholes; PyTorch's LSTM is "NP".
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+#: Greff et al.'s variants and the GRU: each name maps to a ``SequenceModel`` kind and the layer's
+#: keyword arguments. "vanilla" is the paper's reference, the LSTM *with* peepholes; PyTorch's
+#: LSTM is "NP".
+VARIANTS = {
     "vanilla": ("peephole", {}),
     **{name: ("peephole", {"variant": name}) for name in ("NIG", "NFG", "NOG", "NIAF", "NOAF")},
     "NP": ("lstm", {}),
@@ -57,11 +58,15 @@ class StudyTask:
     """A synthetic task of :mod:`lstm_lib.data` as the study uses it.
 
     Attributes:
-        name: the study's name for it. description: one line for ``--help``.
-        input_size, output_size, readout: the model's D, output units and readout.
-        loss: ``"ce"`` or ``"mse"``. score: the validation number a trial reports
-            (``"accuracy"`` or ``"loss"``). direction: ``"maximize"`` or ``"minimize"``.
-        settings: per size, ``(seq_len, steps, batch_size, n_val)``.
+        name: the study's name for the task.
+        description: one line for ``--help``.
+        input_size: the model's input size D.
+        output_size: the model's output units.
+        readout: ``"last"`` or ``"all"`` (a label per sequence, or per step).
+        loss: ``"ce"`` or ``"mse"``.
+        score: the validation number a trial reports, ``"accuracy"`` or ``"loss"``.
+        direction: ``"maximize"`` or ``"minimize"``.
+        settings: for every size, the tuple ``(seq_len, steps, batch_size, n_val)``.
         chance: the score of a memoryless guess (chance accuracy, or the mean-predictor's MSE).
     """
 
@@ -91,8 +96,8 @@ def _echo_delay(seq_len: int) -> int:
     return max(2, seq_len // 4)     # T = 20: the bit seen 5 steps earlier
 
 
-#: The study's tasks, synthetic problems of :mod:`lstm_lib.data`: name -> :class:`StudyTask`.
-TASKS: dict[str, StudyTask] = {
+#: The study's tasks, synthetic problems of :mod:`lstm_lib.data`, each a :class:`StudyTask`.
+TASKS = {
     "temporal-order": StudyTask(
         "temporal-order", "the order of two marked symbols among distractors, 4 classes "
         "(Hochreiter & Schmidhuber 1997); score: validation accuracy", 8, 4, "last", "ce",
