@@ -217,7 +217,7 @@ def test_fast_path_does_not_apply_where_unsupported():
     assert not _uses_fast_path(layer, x, lengths=torch.tensor([5, 3]))
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]))
     assert not _uses_fast_path(layer, packed)
-    assert not _uses_fast_path(lnn.LSTM(3, 4, variant="NIG"), x)
+    assert not _uses_fast_path(lnn.LSTM(3, 4, variant="NIAF"), x)
     assert not _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="FGR"), x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not _uses_fast_path(layer, x)

@@ -44,6 +44,9 @@ from lstm_lib.nn._kinds import KINDS, make_step
 _enabled = os.environ.get("LSTM_LIB_FAST", "1").strip().lower() not in ("0", "false", "no", "off")
 
 SUPPORTED = ("RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG")
+# Greff's ablations of lnn.LSTM that fix a gate at 1: that gate's block index (not of the
+# PeepholeLSTM: there the generic loop leaves the gate's peephole unused, with no gradient)
+CONSTANT_GATES = {"NIG": 0, "NFG": 1, "NOG": 3}
 
 
 class fast_path:  # noqa: N801 - used like a function, as torch.set_grad_enabled
@@ -76,7 +79,9 @@ def fast_path_enabled() -> bool:
 def applies(mode: str, variant: str | None, x: Tensor, *, lengths: Tensor | None,
             record: bool) -> bool:
     """Whether :func:`run_layer` serves this call; otherwise the generic loop does."""
-    return (_enabled and mode in SUPPORTED and variant is None and lengths is None
+    constant_gate = mode == "LSTM" and variant in CONSTANT_GATES
+    return (_enabled and mode in SUPPORTED and (variant is None or constant_gate)
+            and lengths is None
             and not record and x.dim() == 3 and x.size(0) > 0 and x.size(1) > 0
             and not _autocast_enabled(x.device.type) and not _transformed())
 
@@ -99,13 +104,16 @@ def _autocast_enabled(device_type: str) -> bool:
 
 def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
               reverse: bool = False, h_mask: Tensor | None = None, nonlinearity: str = "tanh",
-              ) -> tuple[Tensor, tuple[Tensor, ...], dict]:
+              variant: str | None = None) -> tuple[Tensor, tuple[Tensor, ...], dict]:
     """:func:`lstm_lib.nn.loop.run_layer` for the cases :func:`applies` accepts.
 
     Same arguments and results: ``x`` (T, N, D) -> output (T, N, H), final state tuple, ``{}``.
+    ``variant`` is None or one of :data:`CONSTANT_GATES` (see :func:`_constant_gate`).
     """
     if reverse:
         x = x.flip(0)
+    if variant is not None:
+        p = _constant_gate(p, variant, state0[0].size(-1))
     W, U, b_ih, b_hh = p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]
     if mode == "RNN":
         out, h_n = RNNFunction.apply(x, state0[0], W, U, b_ih, b_hh, h_mask,
@@ -126,6 +134,24 @@ def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+def _constant_gate(p: dict, variant: str, H: int) -> dict:
+    """Greff's NIG, NFG, NOG (i_t, f_t or o_t = 1) as the LSTM's equations and BPTT: the
+    gate's block of W, U, b_hh is multiplied by 0 and its bias set to +inf, so its
+    pre-activation is +inf for any finite input and σ(+inf) = 1 exactly; in the backward its
+    σ' = s(1 - s) = 0, so the block's gradient is exactly zero, as the generic loop gives it.
+    The products with 0 keep autograd's path from the copies back to the parameters."""
+    k = CONSTANT_GATES[variant]
+    W = p["weight_ih"]
+    keep = W.new_ones(4 * H)
+    keep[k * H:(k + 1) * H] = 0.0
+    inf = W.new_zeros(4 * H)
+    inf[k * H:(k + 1) * H] = float("inf")
+    b_ih, b_hh = p["bias_ih"], p["bias_hh"]
+    return {**p, "weight_ih": W * keep[:, None], "weight_hh": p["weight_hh"] * keep[:, None],
+            "bias_ih": inf if b_ih is None else b_ih * keep + inf,
+            "bias_hh": None if b_hh is None else b_hh * keep}
+
+
 def _input_projection(x: Tensor, W: Tensor, b: Tensor | None) -> Tensor:
     """W x_t + b for all t at once: (T, N, D) -> (T, N, gH), one matrix product."""
     T, N, D = x.shape

@@ -406,7 +406,7 @@ class _RNNBase(nn.Module):
                                        h_mask=h_mask)
         if fused.applies(self.mode, self.variant, x, lengths=lengths, record=record):
             return fused.run_layer(self.mode, x, state0, p, reverse=reverse, h_mask=h_mask,
-                                   nonlinearity=self.nonlinearity)
+                                   nonlinearity=self.nonlinearity, variant=self.variant)
         return loop.run_layer(step, x, state0, p, reverse=reverse, lengths=lengths,
                               h_mask=h_mask, record=record)
 
