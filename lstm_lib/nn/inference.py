@@ -35,7 +35,7 @@ from torch import Tensor
 from lstm_lib.nn import fused
 
 VF_MODES = ("RNN", "LSTM", "GRU", "CIFG")  # torch's kernels compute exactly these equations
-CONSTANT_GATES = {"NIG": 0, "NFG": 1, "NOG": 3}  # ablations whose gate is 1: its block index
+CONSTANT_GATES = fused.CONSTANT_GATES  # ablations whose gate is 1: its block index
 LOOP_MODES = ("LSTM", "PeepholeLSTM")  # with a variant, or the peephole LSTM without one
 
 
