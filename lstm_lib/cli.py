@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lstm_lib",
         description="Train the book's recurrent models on synthetic long-memory tasks.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,info}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,study,info}")
 
     t = sub.add_parser("train", help="train a recurrent model on a synthetic task",
                        description="Train a recurrent model on a synthetic task and compare the "
@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "arguments) to PATH")
     t.set_defaults(handler=_train, usage_parser=t)
 
+    # listed for --help only: main() hands "study ..." to lstm_lib.study_cli before parsing
+    sub.add_parser("study", add_help=False,
+                   help="the variant study on Optuna and Dask: study run | study report "
+                        "(python -m lstm_lib study --help)")
     i = sub.add_parser("info", help="print versions and the default device")
     i.set_defaults(handler=_info)
     return parser

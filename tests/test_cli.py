@@ -42,6 +42,7 @@ def test_help(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "train" in out and "info" in out
+    assert "{train,study,info}" in out and "study run | study report" in out
 
 
 def test_train_help_lists_tasks_and_cells(capsys):
