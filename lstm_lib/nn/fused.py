@@ -108,7 +108,7 @@ def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
     """:func:`lstm_lib.nn.loop.run_layer` for the cases :func:`applies` accepts.
 
     Same arguments and results: ``x`` (T, N, D) -> output (T, N, H), final state tuple, ``{}``.
-    ``variant`` is None or one of :data:`CONSTANT_GATES` (see :func:`_constant_gate`).
+    ``variant`` is None or one of ``CONSTANT_GATES`` (see ``_constant_gate``).
     """
     if reverse:
         x = x.flip(0)
