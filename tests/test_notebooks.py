@@ -320,7 +320,7 @@ def test_the_install_cell_only_installs_when_the_library_is_missing(monkeypatch)
     printed, calls = _run_install_cell(source, monkeypatch, installed=True)
     assert calls == [] and printed == f"lstm_lib computes on {lstm_lib.default_device()}\n"
     printed, calls = _run_install_cell(source, monkeypatch, installed=False)
-    assert calls == [("pip", f'install --quiet "lstm_lib[widgets] @ git+{REPO}@main"')]
+    assert calls == [("pip", f'install --quiet "lstm_lib[widgets,study] @ git+{REPO}@main"')]
     assert printed == "lstm_lib computes on cpu\n"
 
 

@@ -343,7 +343,7 @@ def install_cell_source(repository: str, branch: str) -> str:
         "try:\n"
         "    import lstm_lib\n"
         "except ImportError:\n"
-        f'    %pip install --quiet "lstm_lib[widgets] @ git+{repository}@{branch}"\n'
+        f'    %pip install --quiet "lstm_lib[widgets,study] @ git+{repository}@{branch}"\n'
         "    import lstm_lib\n"
         'print("lstm_lib computes on", lstm_lib.default_device())'
     )
