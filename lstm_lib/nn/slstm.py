@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lstm_lib.nn.layers import _RNNBase
+
 State = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
@@ -147,14 +149,7 @@ class SLSTM(nn.Module):
         x = input if batched else input.unsqueeze(0 if self.batch_first else 1)
         if self.batch_first:
             x = x.transpose(0, 1)                              # (T, N, D)
-        dtype = self.weight_ih_l0.dtype
-        if x.dtype != dtype:
-            raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({dtype}). "
-                             f"Convert input: input.to({dtype}), or convert model: "
-                             f"model.to({x.dtype})")
-        if x.size(-1) != self.input_size:
-            raise RuntimeError("input.size(-1) must be equal to input_size. "
-                               f"Expected {self.input_size}, got {x.size(-1)}")
+        _RNNBase._check_input(self, x)  # lnn.LSTM's dtype and input-size checks and messages
         if x.size(0) == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         expected = (self.num_layers, x.size(1), self.hidden_size)
