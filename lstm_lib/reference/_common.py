@@ -170,9 +170,7 @@ def checked_step_forward(blocks: int):
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            if len(args) + len(kwargs) != len(names) or set(kwargs) - set(names):
-                fn(*args, **kwargs)  # Python's own TypeError for a wrong call
-            bound = dict(zip(names, args, strict=False)) | kwargs
+            bound = _call_arguments(fn, names, args, kwargs)
             x, h_prev = np.asarray(bound["x"]), np.asarray(bound["h_prev"])
             if x.ndim != 2:
                 raise ValueError(f"x must be 2-D, a batch of rows (N, D): expected ndim 2, "
@@ -195,6 +193,13 @@ def checked_step_forward(blocks: int):
     return decorate
 
 
+def _call_arguments(fn, names: list[str], args: tuple, kwargs: dict) -> dict:
+    """A call's arguments by parameter name; a wrong call raises Python's own TypeError."""
+    if len(args) + len(kwargs) != len(names) or set(kwargs) - set(names):
+        fn(*args, **kwargs)
+    return dict(zip(names, args, strict=False)) | kwargs
+
+
 def checked_step_backward(cache_type):
     """Decorate a public ``*_step_backward(dh, [dc_next,] cache)`` with input checks.
 
@@ -207,9 +212,7 @@ def checked_step_backward(cache_type):
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            if len(args) + len(kwargs) != len(names) or set(kwargs) - set(names):
-                fn(*args, **kwargs)  # Python's own TypeError for a wrong call
-            bound = dict(zip(names, args, strict=False)) | kwargs
+            bound = _call_arguments(fn, names, args, kwargs)
             cache = bound["cache"]
             if type(cache) is not cache_type:
                 raise TypeError(f"cache must be the cache that the matching step forward "
