@@ -8,6 +8,7 @@ import torch
 
 from lstm_lib import nn as lnn
 from lstm_lib import reference as ref
+from lstm_lib.nn.slstm_fused import SLSTMFunction
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -135,3 +136,157 @@ def test_bad_input_raises_like_torch():
         lnn.SLSTM(2, 0)
     with pytest.raises(TypeError, match="num_layers should be of type int"):
         lnn.SLSTM(2, 3, num_layers=1.5)
+
+
+# ---- the fused path (lstm_lib.nn.slstm_fused) against the generic per-step loop ----------------
+def _fused(t: torch.Tensor) -> bool:
+    """Whether ``t``'s autograd graph holds the fused sLSTM node (SLSTMFunction)."""
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        if "SLSTMFunction" in fn.name():
+            return True
+        todo.extend(f for f, _ in fn.next_functions)
+    return False
+
+
+def _outputs_and_grads(layer, x, hx, weights, *, fast: bool):
+    """Outputs, final states and the gradients of a weighted sum of all of them with respect to
+    the input, the initial state and every parameter, with the fast path on or off."""
+    with lnn.fast_path(fast):
+        out, state = layer(x, hx)
+        loss = (out * weights[0]).sum() + sum((s * w).sum()
+                                              for s, w in zip(state, weights[1:], strict=True))
+        wrt = [x, *(hx or ()), *layer.parameters()]
+        return [out, *state, *torch.autograd.grad(loss, wrt)], _fused(out)
+
+
+def _initial_state(kind, L, N, H, gen):
+    """(h_0, c̄_0, n̄_0, m_0): n̄_0 positive, zero (empty memory), half zero, or with negatives."""
+    h, c, m = (torch.randn(L, N, H, dtype=torch.float64, generator=gen) for _ in range(3))
+    n = torch.rand(L, N, H, dtype=torch.float64, generator=gen) * 3 + 0.1
+    if kind == "zero":
+        n = torch.zeros_like(n)
+    elif kind == "half_zero":
+        n[torch.rand(n.shape, generator=gen) < 0.5] = 0.0
+    elif kind == "negative":
+        n = n - 1.5
+    return tuple(s.requires_grad_() for s in (h, c, n, m))
+
+
+@pytest.mark.parametrize("state_grads", [False, True])
+@pytest.mark.parametrize("hx_kind", [None, "positive", "zero", "half_zero", "negative"])
+@pytest.mark.parametrize(("num_layers", "bias"), [(1, True), (2, True), (2, False)])
+def test_fused_path_equals_the_generic_loop_outputs_and_all_gradients(num_layers, bias, hx_kind,
+                                                                     state_grads):
+    gen = torch.Generator().manual_seed(5)
+    torch.manual_seed(5)
+    T, N, D, H = 9, 4, 3, 5
+    layer = lnn.SLSTM(D, H, num_layers=num_layers, bias=bias).double()
+    x = torch.randn(T, N, D, dtype=torch.float64, generator=gen).requires_grad_()
+    hx = None if hx_kind is None else _initial_state(hx_kind, num_layers, N, H, gen)
+    # a loss on the final c̄, n̄, m too makes the stabiliser's gradient dm_t non-zero
+    weights = [torch.randn(T, N, H, dtype=torch.float64, generator=gen)] + [
+        torch.randn(num_layers, N, H, dtype=torch.float64, generator=gen) * state_grads
+        for _ in range(4)]
+    fast, used = _outputs_and_grads(layer, x, hx, weights, fast=True)
+    slow, used_slow = _outputs_and_grads(layer, x, hx, weights, fast=False)
+    assert used and not used_slow
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_fused_path_batch_first_and_unbatched_equal_the_generic_loop(rng):
+    torch.manual_seed(6)
+    layer = lnn.SLSTM(2, 3, num_layers=2, batch_first=True).double()
+    for x in (torch.from_numpy(rng.standard_normal((4, 6, 2))),  # (N, T, D)
+              torch.from_numpy(rng.standard_normal((6, 2)))):    # unbatched (T, D)
+        x.requires_grad_()
+        weights = [torch.randn(x.shape[:-1] + (3,), dtype=torch.float64)] + [
+            torch.randn((2, 4, 3) if x.dim() == 3 else (2, 3), dtype=torch.float64)
+            for _ in range(4)]
+        fast, used = _outputs_and_grads(layer, x, None, weights, fast=True)
+        slow, _ = _outputs_and_grads(layer, x, None, weights, fast=False)
+        assert used
+        for a, b in zip(fast, slow, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("hx_kind", [None, "positive", "half_zero", "negative"])
+def test_no_grad_path_equals_the_generic_loop_and_keeps_no_graph(hx_kind):
+    gen = torch.Generator().manual_seed(7)
+    torch.manual_seed(7)
+    layer = lnn.SLSTM(3, 4, num_layers=2).double()
+    x = torch.randn(8, 5, 3, dtype=torch.float64, generator=gen)
+    hx = None if hx_kind is None else tuple(s.detach() for s in
+                                            _initial_state(hx_kind, 2, 5, 4, gen))
+    with torch.no_grad():
+        out, state = layer(x, hx)
+        with lnn.fast_path(False):
+            out_ref, state_ref = layer(x, hx)
+    assert out.grad_fn is None
+    for a, b in zip((out, *state), (out_ref, *state_ref), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    # no gradient needed without no_grad either: nothing requires grad
+    layer.requires_grad_(False)
+    torch.testing.assert_close(layer(x, hx)[0], out_ref, rtol=0, atol=1e-12)
+
+
+def test_fused_path_gradcheck_and_gradgradcheck():
+    torch.manual_seed(8)
+    layer = lnn.SLSTM(2, 3).double()
+    W, U, b_ih, b_hh = layer._layer(0)
+    x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
+    h0, c0, m0 = (torch.randn(2, 3, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    n0 = (torch.rand(2, 3, dtype=torch.float64) + 0.5).requires_grad_()
+    fn = SLSTMFunction.apply
+    inputs = (x, h0, c0, n0, m0, W, U, b_ih, b_hh)
+    assert torch.autograd.gradcheck(fn, inputs)
+    assert torch.autograd.gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("state_grads", [False, True])
+def test_fused_path_at_preactivations_of_1e3_equals_the_generic_loop(state_grads):
+    torch.manual_seed(9)
+    layer = lnn.SLSTM(2, 3).double()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.mul_(1e3 * np.sqrt(3))                   # ĩ up to ~1e4: exp(ĩ) overflows
+    x = torch.randn(30, 4, 2, dtype=torch.float64, requires_grad=True)
+    weights = [torch.randn(30, 4, 3, dtype=torch.float64)] + [
+        torch.randn(1, 4, 3, dtype=torch.float64) * state_grads for _ in range(4)]
+    fast, used = _outputs_and_grads(layer, x, None, weights, fast=True)
+    slow, _ = _outputs_and_grads(layer, x, None, weights, fast=False)
+    assert used and all(torch.isfinite(a).all() for a in fast)
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_empty_memory_at_the_zero_state_takes_no_gradient_from_c0_n0_m0():
+    torch.manual_seed(10)
+    layer = lnn.SLSTM(2, 3).double()
+    zeros = [torch.zeros(1, 2, 3, dtype=torch.float64, requires_grad=True) for _ in range(4)]
+    zeros[1].data.fill_(5.0)                           # c̄_0 ignored where n̄_0 = 0
+    zeros[3].data.fill_(40.0)                          # m_0 ignored too
+    out, _ = layer(torch.randn(3, 2, 2, dtype=torch.float64), tuple(zeros))
+    assert _fused(out)
+    out.square().sum().backward()
+    assert zeros[0].grad.abs().max() > 0               # h_0 still reaches U h_0
+    for s in zeros[1:]:
+        assert torch.equal(s.grad, torch.zeros_like(s))
+
+
+def test_fused_path_falls_back_where_it_does_not_apply():
+    torch.manual_seed(11)
+    x = torch.randn(3, 2, 2, dtype=torch.float64)
+    plain = lnn.SLSTM(2, 3, stabilised=False).double()
+    assert not _fused(plain(x)[0])                     # (S3)-(S5) as written
+    layer = lnn.SLSTM(2, 3).double()
+    assert _fused(layer(x)[0])
+    with lnn.fast_path(False):
+        assert not _fused(layer(x)[0])
+    out, (h, c, n, m) = layer(torch.zeros(3, 0, 2, dtype=torch.float64))  # empty batch
+    assert out.shape == (3, 0, 3) and h.shape == (1, 0, 3)

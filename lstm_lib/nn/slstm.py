@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lstm_lib.nn import slstm_fused
 from lstm_lib.nn.layers import _RNNBase
 
 State = tuple[Tensor, Tensor, Tensor, Tensor]
@@ -176,10 +177,15 @@ class SLSTM(nn.Module):
         """Run the layers over ``input``; shapes in the class docstring."""
         x, hx, batched = self._prepare(input, hx)
         finals = []
+        fast = slstm_fused.applies(x, self.stabilised)
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._layer(k)
-            a = F.linear(x, w_ih, b_ih)                        # (T, N, 4H): all steps at once
             state = tuple(s[k] for s in hx)
+            if fast:  # the hand-derived BPTT, or the lean no-grad loop
+                x, state = slstm_fused.run_layer(x, state, w_ih, w_hh, b_ih, b_hh)
+                finals.append(state)
+                continue
+            a = F.linear(x, w_ih, b_ih)                        # (T, N, 4H): all steps at once
             outputs = []
             for a_t in a:
                 state = slstm_step(a_t, *state, w_hh, b_hh, stabilised=self.stabilised)
