@@ -68,52 +68,64 @@ def run_layer(x: Tensor, state0: State, W: Tensor, U: Tensor, b_ih: Tensor | Non
     return run_inference(x, state0, W, U, b_ih, b_hh)
 
 
-def _loop(G: Tensor, state0: State, U: Tensor, bufs: dict | None):
-    """The forward time loop, (S1), (S2), (S6)-(S8), in place on ``G`` (T, N, 4H) = W x_t + b.
+def _zf(t: Tensor | None, H: int) -> Tensor | None:
+    """Swap the f and z blocks: i, f, z, o -> i, z, f, o (its own inverse).
 
-    With ``bufs`` (training) every step's values are kept for the backward: G's blocks end as
-    ĩ_t, log f_t + m_{t-1} (-inf where the memory was empty), z̃_t, o_t; ``bufs`` receives
-    ``Y`` (h_t), ``M`` (m_t), ``LF`` (log f_t), ``E`` (T, N, 2, H): (i'_t, f'_t),
-    ``Q`` (c̄_t / n̄_t) and ``ZC`` (T + 1, N, 2, 2, H): ZC[t, :, 0] = (1, z_t) and
-    ZC[t, :, 1] = (n̄_{t-1}, c̄_{t-1}), so ZC[T, :, 1] is the final (n̄_T, c̄_T). Without
-    ``bufs`` (inference) the scratch buffers are (N, ...) and reused; only Y is (T, N, H).
-    Returns Y and the final (h_T, c̄_T, n̄_T, m_T) (views of buffers).
+    Then ĩ sits next to the z̃ slot, which takes log f + m_{t-1} once z is computed, so one op
+    serves the pair in (S7); and f̃, õ are side by side for one log σ. Cheap: it copies weights
+    (and weight gradients), never activations.
+    """
+    return None if t is None else torch.cat([t[:H], t[2 * H:3 * H], t[H:2 * H], t[3 * H:]])
+
+
+def _loop(G: Tensor, state0: State, U: Tensor, bufs: dict | None):
+    """The forward time loop, (S1), (S2), (S6)-(S8), in place on ``G`` (T, N, 4H) = W x_t + b,
+    blocks i, z, f, o (:func:`_zf`); ``U`` likewise.
+
+    Per step: z = tanh z̃, then log f + m_{t-1} into the z̃ slot, next to ĩ; m_t (S6);
+    (ĩ, log f + m_{t-1}) - m_t and one exp give (i', f') (S7); (c̄, n̄) = f' (c̄, n̄)_{t-1} +
+    i' (z, 1) (S8); h_t = o c̄ / n̄.
+    With ``bufs`` (training) every step's values are kept for the backward: G ends as
+    ĩ_t, log f_t + m_{t-1} (-inf where the memory was empty), f̃_t, o_t; ``bufs`` receives ``Y``
+    (h_t), ``M`` (m_t), ``E`` (T, N, 2, H): (i'_t, f'_t), ``Q`` (c̄_t / n̄_t) and ``ZC``
+    (T + 1, N, 2, 2, H): ZC[t, :, 0] = (z_t, 1) and ZC[t, :, 1] = (c̄_{t-1}, n̄_{t-1}), so
+    ZC[T, :, 1] is the final (c̄_T, n̄_T). Without ``bufs`` (inference) the scratch buffers are
+    (N, ...) and reused; only Y is (T, N, H). Returns Y and (h_T, c̄_T, n̄_T, m_T) (views).
     """
     T, N, H4 = G.shape
     H = H4 // 4
     h0, c0, n0, m0 = state0
     opts = {"dtype": G.dtype, "device": G.device}
-    U_t = U.t()
+    U_t = U.t().contiguous()  # (H, 4H); MKL's per-step product is faster on this layout
     Y = torch.empty(T, N, H, **opts)
     if bufs is not None:
-        LF, M, Q = (torch.empty(T, N, H, **opts) for _ in range(3))
+        M, Q = torch.empty(T, N, H, **opts), torch.empty(T, N, H, **opts)
         E = torch.empty(T, N, 2, H, **opts)
         ZC = torch.empty(T + 1, N, 2, 2, H, **opts)
-        ZC[:T, :, 0, 0] = 1.0
-        ZC[0, :, 1, 0], ZC[0, :, 1, 1] = n0, c0
-        bufs.update(Y=Y, M=M, LF=LF, E=E, Q=Q, ZC=ZC)
+        ZC[:T, :, 0, 1] = 1.0
+        ZC[0, :, 1, 0], ZC[0, :, 1, 1] = c0, n0
+        bufs.update(Y=Y, M=M, E=E, Q=Q, ZC=ZC)
         # per-step views, made in a few calls rather than a dozen per step
-        LFs, Ms, Qs, Es = LF.unbind(0), M.unbind(0), Q.unbind(0), E.unbind(0)
-        M1s = M.unsqueeze(2).unbind(0)  # (N, 1, H)
+        Ms, Qs, Es, M1s = M.unbind(0), Q.unbind(0), E.unbind(0), M.unsqueeze(2).unbind(0)
         Eis, Efs = E[:, :, :1].unbind(0), E[:, :, 1:].unbind(0)
-        Zs, ZNs, CNs = ZC[:T, :, 0, 1].unbind(0), ZC[:T, :, 0].unbind(0), ZC[:, :, 1].unbind(0)
-        Ns, Cs = ZC[1:, :, 1, 0].unbind(0), ZC[1:, :, 1, 1].unbind(0)
-        N0 = ZC[0, :, 1, 0]
+        Zs, ZNs, CNs = ZC[:T, :, 0, 0].unbind(0), ZC[:T, :, 0].unbind(0), ZC[:, :, 1].unbind(0)
+        Cs, Ns = ZC[1:, :, 1, 0].unbind(0), ZC[1:, :, 1, 1].unbind(0)
+        N0 = ZC[0, :, 1, 1]
     else:  # scratch, (N, ...), reused at every step
-        lf, m_buf, q = (torch.empty(N, H, **opts) for _ in range(3))
+        m_buf, q = torch.empty(N, H, **opts), torch.empty(N, H, **opts)
         e = torch.empty(N, 2, H, **opts)
         zn = torch.empty(N, 2, H, **opts)
-        zn[:, 0] = 1.0
-        cn = torch.stack([n0, c0], 1)  # (N, 2, H): (n̄, c̄), updated in place
-        LFs, Ms, Qs, Es, M1s = [lf] * T, [m_buf] * T, [q] * T, [e] * T, [m_buf.unsqueeze(1)] * T
+        zn[:, 1] = 1.0
+        cn = torch.stack([c0, n0], 1)  # (N, 2, H): (c̄, n̄), updated in place
+        Ms, Qs, Es, M1s = [m_buf] * T, [q] * T, [e] * T, [m_buf.unsqueeze(1)] * T
         Eis, Efs = [e[:, :1]] * T, [e[:, 1:]] * T
-        Zs, ZNs, CNs = [zn[:, 1]] * T, [zn] * T, [cn] * (T + 1)
-        Ns, Cs = [cn[:, 0]] * T, [cn[:, 1]] * T
-        N0 = cn[:, 0]
+        Zs, ZNs, CNs = [zn[:, 0]] * T, [zn] * T, [cn] * (T + 1)
+        Cs, Ns = [cn[:, 0]] * T, [cn[:, 1]] * T
+        N0 = cn[:, 1]
     Gs, Ys = G.unbind(0), Y.unbind(0)
-    IFs = G[..., :2 * H].unflatten(-1, (2, H)).unbind(0)  # (N, 2, H): ĩ, then log f + m_{t-1}
-    Is, Fs = G[..., :H].unbind(0), G[..., H:2 * H].unbind(0)
-    Zr, Os = G[..., 2 * H:3 * H].unbind(0), G[..., 3 * H:].unbind(0)
+    IZs = G[..., :2 * H].unflatten(-1, (2, H)).unbind(0)  # (N, 2, H): ĩ, z̃ (then log f + m)
+    Is, Zr = G[..., :H].unbind(0), G[..., H:2 * H].unbind(0)
+    Fr, Os = G[..., 2 * H:3 * H].unbind(0), G[..., 3 * H:].unbind(0)
     # n̄_{t-1} = 0 (empty) is possible at t = 0 where n̄_0 has zeros, and later only if n̄_0 has
     # entries < 0 or NaN (from n̄_{t-1} >= 0 one of i', f' is 1 and n̄_t >= min(1, n̄_{t-1}) > 0)
     check_all = not bool((n0 >= 0).all())
@@ -121,16 +133,16 @@ def _loop(G: Tensor, state0: State, U: Tensor, bufs: dict | None):
     h, m = h0, m0
     for t in range(T):
         Gs[t].addmm_(h, U_t)  # (N, 4H) pre-activations (S1)
-        lfm = torch.add(torch._C._nn.log_sigmoid(Fs[t], out=LFs[t]), m, out=Fs[t])
+        torch.tanh(Zr[t], out=Zs[t])  # z_t
+        lfm = torch._C._nn.log_sigmoid(Fr[t], out=Zr[t]).add_(m)  # log f_t + m_{t-1}
         if check:  # where n̄_{t-1} = 0 the memory is empty: start afresh
             lfm.masked_fill_((N0 if t == 0 else Ns[t - 1]) == 0, float("-inf"))
             check = check_all
         m = torch.maximum(Is[t], lfm, out=Ms[t])  # (S6)
-        torch.sub(IFs[t], M1s[t], out=Es[t]).exp_()  # (S7): i', f' (N, 2, H)
-        torch.tanh(Zr[t], out=Zs[t])  # z_t
-        # (S8): (n̄, c̄) = f' (n̄_{t-1}, c̄_{t-1}) + i' (1, z)
-        torch.mul(CNs[t], Efs[t], out=CNs[t + 1]).addcmul_(ZNs[t], Eis[t])
-        h = torch.mul(Os[t].sigmoid_(), torch.div(Cs[t], Ns[t], out=Qs[t]), out=Ys[t])
+        torch.sub(IZs[t], M1s[t], out=Es[t]).exp_()  # (S7): i', f' (N, 2, H)
+        torch.mul(CNs[t], Efs[t], out=CNs[t + 1]).addcmul_(ZNs[t], Eis[t])  # (S8)
+        q = torch.div(Cs[t], Ns[t], out=Qs[t])  # c̄ / n̄
+        h = torch.mul(Os[t].sigmoid_(), q, out=Ys[t])  # h = o c̄ / n̄
     return Y, (h, Cs[T - 1], Ns[T - 1], m)
 
 
@@ -140,9 +152,10 @@ def run_inference(x: Tensor, state0: State, W: Tensor, U: Tensor, b_ih: Tensor |
 
     Same arguments and results as :func:`run_layer`.
     """
+    H = U.size(-1)
     with torch.no_grad():
-        G = fused._input_projection(x, W, fused._sum_bias(b_ih, b_hh))  # (T, N, 4H)
-        Y, state = _loop(G, state0, U, None)
+        G = fused._input_projection(x, _zf(W, H), _zf(fused._sum_bias(b_ih, b_hh), H))
+        Y, state = _loop(G, state0, _zf(U, H), None)
         return Y, tuple(s.clone() for s in state)
 
 
@@ -164,87 +177,92 @@ class SLSTMFunction(torch.autograd.Function):
     ``slstm_step_backward`` ((S9)-(S14)) backward.
 
     ``apply(x, h0, c0, n0, m0, W, U, b_ih, b_hh)``: x (T, N, D); h0, c0, n0, m0 (N, H) (c0, n0
-    stabilised); W (4H, D); U (4H, H); b_ih, b_hh (4H,) or None; blocks i, f, z, o.
-    Returns output (T, N, H) and h_T, c̄_T, n̄_T, m_T (N, H).
+    stabilised); W (4H, D); U (4H, H); b_ih, b_hh (4H,) or None; blocks i, f, z, o (inside,
+    i, z, f, o: :func:`_zf`). Returns output (T, N, H) and h_T, c̄_T, n̄_T, m_T (N, H).
     """
 
     @staticmethod
     def forward(ctx, x, h0, c0, n0, m0, W, U, b_ih, b_hh):
-        G = fused._input_projection(x, W, fused._sum_bias(b_ih, b_hh))  # (T, N, 4H)
+        H = U.size(-1)
+        G = fused._input_projection(x, _zf(W, H), _zf(fused._sum_bias(b_ih, b_hh), H))
         b = {}
-        Y, (h, c, n, m) = _loop(G, (h0, c0, n0, m0), U, b)
-        ctx.save_for_backward(x, h0, c0, n0, m0, W, U, b_ih, b_hh, G, b["Y"], b["M"], b["LF"],
-                              b["E"], b["Q"], b["ZC"])
+        Y, (h, c, n, m) = _loop(G, (h0, c0, n0, m0), _zf(U, H), b)
+        ctx.save_for_backward(x, h0, c0, n0, m0, W, U, b_ih, b_hh, G, b["Y"], b["M"], b["E"],
+                              b["Q"], b["ZC"])
         return Y, h.clone(), c.clone(), n.clone(), m.clone()
 
     @staticmethod
     def backward(ctx, dY, dh_T, dc_T, dn_T, dm_T):
-        (x, h0, c0, n0, m0, W, U, b_ih, b_hh, G, Y, M, LF, E, Q, ZC) = ctx.saved_tensors
+        (x, h0, c0, n0, m0, W, U, b_ih, b_hh, G, Y, M, E, Q, ZC) = ctx.saved_tensors
         grads = (dY, dh_T, dc_T, dn_T, dm_T)
         if fused._backward_needs_graph(grads):
             return fused._backward_by_loop(ctx, _recompute,
                                            (x, h0, c0, n0, m0, W, U, b_ih, b_hh), grads)
         T, N, H4 = G.shape
         H = H4 // 4
-        # factors that do not depend on the recurrence, for all t at once
-        inv_n = ZC[1:, :, 1, 0].reciprocal()  # 1 / n̄_t
-        R = torch.stack([-Q * inv_n, inv_n], 2)  # (T, N, 2, H): d(n̄, c̄) / d(o ⊙ q): (S9), (S10)
-        one_minus_f = torch.expm1(LF).neg_()  # 1 - f = σ(-f̃) = d log σ(f̃) / df̃
-        K_if = E.clone()  # (T, N, 2, H): i', f' (1 - f): (S11), (S14)
-        K_if[:, :, 1].mul_(one_minus_f)
-        O = G[..., 3 * H:]
-        z = ZC[:T, :, 0, 1]
-        K_zo = torch.stack([E[:, :, 0] * (1 - z * z),  # i' tanh'(z̃)
-                            Q * O * (1 - O)], 2)  # q σ'(õ)
+        opts = {"dtype": G.dtype, "device": G.device}
+        # factors that do not depend on the recurrence, for all t at once, in place
+        one = G.new_ones(())
+        i_s, f_s, O = E[:, :, 0], E[:, :, 1], G[..., 3 * H:]
+        R = torch.empty(T, N, 2, H, **opts)  # d(c̄, n̄) / dh = o (1 / n̄, -q / n̄): (S9), (S10)
+        torch.div(O, ZC[1:, :, 1, 1], out=R[:, :, 0])
+        torch.mul(Q, R[:, :, 0], out=R[:, :, 1]).neg_()
+        # da = (s_i, dc̄, s_f, dh) ⊙ K, blocks i, z, f, o: (S11), (S14); K = (i', i' tanh'(z̃),
+        # f' (1 - f), q σ'(õ)), with 1 - f = σ(-f̃) = d log σ(f̃) / df̃
+        K = torch.empty(T, N, 4, H, **opts)
+        K[:, :, 0] = i_s
+        torch.addcmul(one, ZC[:T, :, 0, 0], ZC[:T, :, 0, 0], value=-1, out=K[:, :, 1]).mul_(i_s)
+        torch.neg(G[..., 2 * H:3 * H], out=K[:, :, 2]).sigmoid_().mul_(f_s)
+        torch.addcmul(O, O, O, value=-1, out=K[:, :, 3]).mul_(Q)
         track_m = bool(dc_T.any() or dn_T.any() or dm_T.any())
-        da = torch.empty_like(G)  # (T, N, 4H): i, f, z, o
-        das = da.unbind(0)
-        da_if = da[..., :2 * H].unflatten(-1, (2, H)).unbind(0)  # (N, 2, H)
-        da_zo = da[..., 2 * H:].unflatten(-1, (2, H)).unbind(0)
-        Os, Rs, ZCs, Ks_if, Ks_zo, Es = (O.unbind(0), R.unbind(0), ZC.unbind(0), K_if.unbind(0),
-                                         K_zo.unbind(0), E.unbind(0))
-        dYs = dY.unbind(0)
-        B = torch.stack([dn_T, dc_T, dY[T - 1] + dh_T], 1)  # (N, 3, H): dn̄, dc̄, dh
-        B_nc, B_ch, dh = B[:, :2], B[:, 1:], B[:, 2]
-        s = torch.empty(N, 2, H, dtype=G.dtype, device=G.device)
+        da = torch.empty_like(G)  # (T, N, 4H): i, z, f, o
+        das, DAs = da.unbind(0), da.unflatten(-1, (4, H)).unbind(0)
+        Rs, Ks, dYs = R.unbind(0), K.unbind(0), dY.unbind(0)
+        # (z_t, c̄_{t-1}) and (1, n̄_{t-1}), each (N, 2, H)
+        ZC0s, ZC1s = ZC[:T, :, :, 0].unbind(0), ZC[:T, :, :, 1].unbind(0)
+        Efs = E[:, :, 1:2].unbind(0)
+        U_p = _zf(U, H)
+        # SB = (s_i, dc̄, s_f, dh, dn̄): dc̄ and dn̄ one strided pair, (s_i, dc̄, s_f, dh) lined
+        # up with da's blocks, s = (s_i, s_f) = (dc̄ z + dn̄, dc̄ c̄_{t-1} + dn̄ n̄_{t-1}) (S11)
+        SB = torch.empty(N, 5, H, **opts)
+        DC, S, SRC, dh = SB[:, 1::3], SB[:, 0:3:2], SB[:, :4], SB[:, 3]
+        dc1, dn1, dh1 = SB[:, 1:2], SB[:, 4:5], dh.unsqueeze(1)  # (N, 1, H)
+        SB[:, 1], SB[:, 4] = dc_T, dn_T
+        torch.add(dY[T - 1], dh_T, out=dh)
         if track_m:
             TK = (G[..., H:2 * H] >= G[..., :H]).to(G.dtype)  # take_f: log f + m_{t-1} won
-            TKs = TK.unbind(0)
+            OMF = torch.sigmoid(-G[..., 2 * H:3 * H]).unbind(0)  # 1 - f
+            Es, TKs = E.unbind(0), TK.unbind(0)
+            K_zo = K[:, :, 1::2].unbind(0)
             dm = dm_T
-        dm0 = None
         for t in range(T - 1, -1, -1):
-            dq = dh * Os[t]  # dL/dq, h = o q
-            B_nc.addcmul_(Rs[t], dq.unsqueeze(1))  # (S9), (S10): total dn̄_t, dc̄_t
-            # (dn̄ + dc̄ z, dn̄ n̄_{t-1} + dc̄ c̄_{t-1}): du_i / i', du_f / f' of (S11)
-            torch.sum(B_nc.unsqueeze(1) * ZCs[t], 2, out=s)
+            DC.addcmul_(Rs[t], dh1)  # (S9), (S10): total dc̄_t, dn̄_t
+            # (S11): du_i / i' = dc̄ z + dn̄, du_f / f' = dc̄ c̄_{t-1} + dn̄ n̄_{t-1}
+            torch.mul(ZC1s[t], dn1, out=S).addcmul_(ZC0s[t], dc1)
             if track_m:  # (S12), (S13): dm_t and the max of (S6)
-                du = s * Es[t]
-                du_i, du_f = du[:, 0], du[:, 1]
+                du_i, du_f = S[:, 0] * Es[t][:, 0], S[:, 1] * Es[t][:, 1]
                 dm = dm - du_i - du_f
                 routed = dm * TKs[t]
                 d_log_f = du_f + routed
-                torch.add(du_i, dm - routed, out=da_if[t][:, 0])
-                torch.mul(d_log_f, one_minus_f[t], out=da_if[t][:, 1])
+                DA = DAs[t]
+                torch.add(du_i, dm - routed, out=DA[:, 0])
+                torch.mul(d_log_f, OMF[t], out=DA[:, 2])
+                torch.mul(SB[:, 1:4:2], K_zo[t], out=DA[:, 1::2])
                 dm = d_log_f  # dL/dm_{t-1} from this step
             else:  # dm_t = 0: da_i = du_i, da_f = du_f (1 - f)
-                if t == 0:
-                    dm0 = s[:, 1] * Es[0][:, 1]  # dL/dm_0 = du_f
-                torch.mul(s, Ks_if[t], out=da_if[t])
-            torch.mul(B_ch, Ks_zo[t], out=da_zo[t])  # (S14): da_z = dc̄ i' tanh', da_o = dh q σ'
-            B_nc.mul_(Es[t][:, 1:])  # dn̄_{t-1}, dc̄_{t-1} = f' (dn̄_t, dc̄_t)
-            rec = torch.mm(das[t], U)  # dh_{t-1} = U^T da_t, in rows
+                torch.mul(SRC, Ks[t], out=DAs[t])
+            DC.mul_(Efs[t])  # dc̄_{t-1}, dn̄_{t-1} = f' (dc̄_t, dn̄_t)
+            rec = torch.mm(das[t], U_p)  # dh_{t-1} = U^T da_t, in rows
             if t > 0:
                 torch.add(rec, dYs[t - 1], out=dh)
-        if track_m:
-            dm0 = dm
+        dm0 = dm if track_m else S[:, 1] * E[0, :, 1]  # else dL/dm_0 = du_f at t = 0
         need = ctx.needs_input_grad
-        T_N = T * N
-        da2 = da.view(T_N, H4)
-        dx = (da2 @ W).view_as(x) if need[0] else None
-        dW = (x.reshape(T_N, -1).t() @ da2).t() if need[5] else None
-        dU = fused._recurrent_grad(da, h0, Y, None) if need[6] else None
-        db = da2.sum(0) if need[7] or need[8] else None
-        return (dx, rec if need[1] else None, B[:, 1].clone() if need[2] else None,
-                B[:, 0].clone() if need[3] else None, dm0 if need[4] else None,
+        TN = T * N
+        da2 = da.view(TN, H4)
+        dx = (da2 @ _zf(W, H)).view_as(x) if need[0] else None
+        dW = _zf((x.reshape(TN, -1).t() @ da2).t(), H) if need[5] else None
+        dU = _zf(fused._recurrent_grad(da, h0, Y, None), H) if need[6] else None
+        db = _zf(da2.sum(0), H) if need[7] or need[8] else None
+        return (dx, rec if need[1] else None, SB[:, 1].clone() if need[2] else None,
+                SB[:, 4].clone() if need[3] else None, dm0 if need[4] else None,
                 dW, dU, db if need[7] else None, db if need[8] else None)
-
