@@ -17,6 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -r requirements.txt
 	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .
 	$(BIN)/python tools/lab_settings.py $(LABSETTINGS)
+	$(BIN)/python -c "from lstm_lib.nn import compiled; compiled.report()"
 	touch $@
 
 book: $(STAMP)

@@ -14,8 +14,10 @@ and each figure is the median over the repeats after warm-up. It prints the rati
 lnn time / torch time: on a shared machine the ratios are the meaningful figures, the absolute
 times are not. ``--before`` adds a column for lnn with the inference shortcuts of
 :mod:`lstm_lib.nn.inference` off (the behaviour before issue 15), ``--generic`` one for
-``lnn.fast_path(False)`` (the generic time loop). Finally it times the numpy reference LSTM's
-forward and hand-written backward against torch autograd (CPU, float64, a small size).
+``lnn.fast_path(False)`` (the generic time loop), ``--python`` one for lnn with the compiled
+loops of :mod:`lstm_lib.nn.compiled` off (the fused path's Python loops). Finally it times
+the numpy reference LSTM's forward and hand-written backward against torch autograd (CPU,
+float64, a small size).
 
     python bench/bench_rnn.py                        # every size, 1 and 2 threads, cpu (+ cuda)
     python bench/bench_rnn.py --quick                # two small sizes, few repeats
@@ -87,6 +89,8 @@ def parse_args(argv=None):
                     help="also time lnn with the inference shortcuts off (before issue 15)")
     ap.add_argument("--generic", action="store_true",
                     help="also time lnn with lnn.fast_path(False) (the generic loop)")
+    ap.add_argument("--python", action="store_true",
+                    help="also time lnn with the compiled loops off (the Python loops)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per figure")
     ap.add_argument("--warmup", type=int, default=None, help="untimed runs first")
     ap.add_argument("--layers", default=",".join(name for name, _ in LAYERS),
@@ -105,10 +109,14 @@ def machine_info(torch, threads: list[int]) -> str:
         pass
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     gpu = (f", cuda: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
+    from lstm_lib.nn import compiled
+
+    loops = ("compiled LSTM loops: on" if compiled.available() else
+             f"compiled LSTM loops: off ({compiled.error() or 'LSTM_LIB_COMPILED=0'})")
     return (f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {platform.node()}; "
             f"nproc {os.cpu_count()}; {cpu}; torch {torch.__version__}; python "
             f"{platform.python_version()}; torch threads {','.join(map(str, threads))}; "
-            f"load average {load}{gpu}")
+            f"load average {load}{gpu}; {loops}")
 
 
 def make_step(torch, model, x, train: bool):
@@ -159,8 +167,18 @@ def without_shortcuts(fn):
     return run
 
 
+def python_loops(fn):
+    """``fn`` with the compiled loops of :mod:`lstm_lib.nn.compiled` off."""
+    from lstm_lib.nn import compiled
+
+    def run():
+        with compiled.use_compiled(False):
+            fn()
+    return run
+
+
 def bench_layers(torch, lnn, device, sizes, layer_names, repeats, warmup, *, before=False,
-                 generic=False):
+                 generic=False, python=False):
     """Time every layer of ``layer_names`` at every size; one row per (size, layer)."""
     rows = []
     for (B, T, X, H) in sizes:
@@ -184,6 +202,8 @@ def bench_layers(torch, lnn, device, sizes, layer_names, repeats, warmup, *, bef
                     fns["before"] = without_shortcuts(make_step(torch, ours, x, train))
                 if generic:
                     fns["generic"] = off(make_step(torch, ours, x, train))
+                if python:
+                    fns["python"] = python_loops(make_step(torch, ours, x, train))
                 row["train" if train else "infer"] = time_interleaved(torch, fns, device,
                                                                       repeats, warmup)
             rows.append(row)
@@ -203,8 +223,8 @@ def ratio(times: dict, key: str = "lnn") -> float:
 
 def table(rows, title: str) -> str:
     """Every figure: one line per (size, layer), torch's ms and lnn/torch for train and infer
-    (plus the ``before`` and ``generic`` columns when they were timed)."""
-    extra = [k for k in ("before", "generic") if any(k in r["infer"] for r in rows)]
+    (plus the ``before``, ``generic`` and ``python`` columns when they were timed)."""
+    extra = [k for k in ("before", "generic", "python") if any(k in r["infer"] for r in rows)]
     head = ("| (B, T, X, H) | lnn layer | vs torch.nn | train: torch ms | train: lnn/torch | "
             + "".join(f"train: {k}/torch | " for k in extra if k != "before")
             + "infer: torch ms | infer: lnn/torch |"
@@ -308,7 +328,7 @@ def main(argv=None) -> None:
         for threads in (args.threads if dev == "cpu" else [max(args.threads)]):
             torch.set_num_threads(threads)
             rows = bench_layers(torch, lnn, device, sizes, layer_names, repeats, warmup,
-                                before=args.before, generic=args.generic)
+                                before=args.before, generic=args.generic, python=args.python)
             title = f"{dev} ({threads} thread{'s' if threads > 1 else ''})"
             print(ratio_table(rows, title))
             print(table(rows, title))

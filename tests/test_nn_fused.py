@@ -15,7 +15,7 @@ from test_nn_layers import run as run_layer
 
 from lstm_lib import nn as lnn
 from lstm_lib import reference as ref
-from lstm_lib.nn import fused
+from lstm_lib.nn import compiled, fused
 
 KINDS = ["RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG"]
 HAS_CELL = {"LSTM", "PeepholeLSTM", "CIFG"}
@@ -27,7 +27,8 @@ def _double(*shape, gen, scale=1.0):
     return (scale * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
 
 
-def _function_inputs(kind, T, N, D, H, *, bias=True, mask=False, relu=False, seed=0):
+def _function_inputs(kind, T, N, D, H, *, bias=True, mask=False, relu=False, seed=0,
+                     variant=None):
     """(Function, args) for gradcheck of one kind's autograd Function, float64."""
     gen = torch.Generator().manual_seed(seed)
     gH = GATE_BLOCKS[kind] * H
@@ -43,7 +44,7 @@ def _function_inputs(kind, T, N, D, H, *, bias=True, mask=False, relu=False, see
     c0 = _double(N, H, gen=gen)
     peep = ((_double(H, gen=gen), _double(H, gen=gen), _double(H, gen=gen))
             if kind == "PeepholeLSTM" else (None, None, None))
-    return fused.LSTMFunction, (kind, x, h0, c0, W, U, b_ih, b_hh, *peep, h_mask)
+    return fused.LSTMFunction, (kind, variant, x, h0, c0, W, U, b_ih, b_hh, *peep, h_mask)
 
 
 # ---- gradcheck of each autograd Function ------------------------------------------------------
@@ -59,6 +60,16 @@ def test_function_gradcheck(kind, T, N, D, H, mask):
 def test_function_gradcheck_without_bias(kind):
     fn, args = _function_inputs(kind, 3, 2, 3, 4, bias=False, seed=1)
     assert torch.autograd.gradcheck(fn.apply, args, eps=1e-6, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "PeepholeLSTM"])
+@pytest.mark.parametrize("variant", ["NIAF", "NOAF"])
+@pytest.mark.parametrize("compiled_loops", [True, False])
+def test_function_gradcheck_without_an_activation(kind, variant, compiled_loops):
+    """Greff's NIAF and NOAF as flags of the LSTM Function, on the compiled and Python loops."""
+    fn, args = _function_inputs(kind, 4, 3, 2, 5, mask=True, seed=3, variant=variant)
+    with compiled.use_compiled(compiled_loops):
+        assert torch.autograd.gradcheck(fn.apply, args, eps=1e-6, atol=1e-8, rtol=1e-6)
 
 
 def test_rnn_function_gradcheck_relu():
@@ -217,7 +228,9 @@ def test_fast_path_does_not_apply_where_unsupported():
     assert not _uses_fast_path(layer, x, lengths=torch.tensor([5, 3]))
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]))
     assert not _uses_fast_path(layer, packed)
-    assert not _uses_fast_path(lnn.LSTM(3, 4, variant="NIAF"), x)
+    assert _uses_fast_path(lnn.LSTM(3, 4, variant="NIAF"), x)  # a flag of the LSTM's loops
+    assert _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="NOAF"), x)
+    assert not _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="NIG"), x)
     assert not _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="FGR"), x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not _uses_fast_path(layer, x)

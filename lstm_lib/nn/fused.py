@@ -38,7 +38,7 @@ import os
 import torch
 from torch import Tensor
 
-from lstm_lib.nn import loop
+from lstm_lib.nn import compiled, loop
 from lstm_lib.nn._kinds import KINDS, make_step
 
 _enabled = os.environ.get("LSTM_LIB_FAST", "1").strip().lower() not in ("0", "false", "no", "off")
@@ -47,6 +47,10 @@ SUPPORTED = ("RNN", "LSTM", "GRU", "PeepholeLSTM", "CIFG")
 # Greff's ablations of lnn.LSTM that fix a gate at 1: that gate's block index (not of the
 # PeepholeLSTM: there the generic loop leaves the gate's peephole unused, with no gradient)
 CONSTANT_GATES = {"NIG": 0, "NFG": 1, "NOG": 3}
+# Greff's ablations that drop a nonlinearity, of lnn.LSTM and lnn.PeepholeLSTM: a flag of the
+# LSTM loops (NIAF: g_t = a_g, so tanh' becomes 1; NOAF: h_t = o_t ⊙ c_t, so tanh(c_t) becomes c_t)
+NO_ACTIVATION = ("NIAF", "NOAF")
+_FLAGS = {"CIFG": 1, "PeepholeLSTM": 2, "NIAF": 4, "NOAF": 8}  # the loops' flags (_steps.cpp)
 
 
 class fast_path:  # noqa: N801 - used like a function, as torch.set_grad_enabled
@@ -80,7 +84,8 @@ def applies(mode: str, variant: str | None, x: Tensor, *, lengths: Tensor | None
             record: bool) -> bool:
     """Whether :func:`run_layer` serves this call; otherwise the generic loop does."""
     constant_gate = mode == "LSTM" and variant in CONSTANT_GATES
-    return (_enabled and mode in SUPPORTED and (variant is None or constant_gate)
+    no_activation = mode in ("LSTM", "PeepholeLSTM") and variant in NO_ACTIVATION
+    return (_enabled and mode in SUPPORTED and (variant is None or constant_gate or no_activation)
             and lengths is None
             and not record and x.dim() == 3 and x.size(0) > 0 and x.size(1) > 0
             and not _autocast_enabled(x.device.type) and not _transformed())
@@ -108,11 +113,12 @@ def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
     """:func:`lstm_lib.nn.loop.run_layer` for the cases :func:`applies` accepts.
 
     Same arguments and results: ``x`` (T, N, D) -> output (T, N, H), final state tuple, ``{}``.
-    ``variant`` is None or one of ``CONSTANT_GATES`` (see ``_constant_gate``).
+    ``variant`` is None, one of ``CONSTANT_GATES`` (see ``_constant_gate``) or of
+    ``NO_ACTIVATION`` (a flag of :class:`LSTMFunction`).
     """
     if reverse:
         x = x.flip(0)
-    if variant is not None:
+    if variant in CONSTANT_GATES:
         p = _constant_gate(p, variant, state0[0].size(-1))
     W, U, b_ih, b_hh = p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]
     if mode == "RNN":
@@ -125,8 +131,9 @@ def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
     else:
         peep = ((p["peephole_i"], p["peephole_f"], p["peephole_o"]) if mode == "PeepholeLSTM"
                 else (None, None, None))
-        out, h_n, c_n = LSTMFunction.apply(mode, x, state0[0], state0[1], W, U, b_ih, b_hh,
-                                           *peep, h_mask)
+        out, h_n, c_n = LSTMFunction.apply(mode, variant if variant in NO_ACTIVATION else None,
+                                           x, state0[0], state0[1], W, U, b_ih, b_hh, *peep,
+                                           h_mask)
         state = (h_n, c_n)
     if reverse:
         out = out.flip(0)
@@ -260,8 +267,8 @@ def _recompute_rnn(x, h0, W, U, b_ih, b_hh, h_mask, relu):
     return out, h_n
 
 
-def _recompute_lstm(mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
-    out, (h_n, c_n), _ = loop.run_layer(make_step(KINDS[mode]), x, (h0, c0),
+def _recompute_lstm(mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
+    out, (h_n, c_n), _ = loop.run_layer(make_step(KINDS[mode], variant), x, (h0, c0),
                                         _loop_params(W, U, b_ih, b_hh, p_i, p_f, p_o),
                                         h_mask=h_mask)
     return out, h_n, c_n
@@ -337,120 +344,167 @@ def _o_last(t: Tensor | None, H: int) -> Tensor | None:
 class LSTMFunction(torch.autograd.Function):
     """LSTM, peephole LSTM or CIFG over a sequence, the book's equations and hand-derived BPTT.
 
-    ``apply(mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask)`` with mode ``"LSTM"``
-    (eqs. (L1)-(L6) forward, (L7)-(L11) backward), ``"PeepholeLSTM"`` ((P1)-(P3) and the
-    peephole backward of ``peephole_step_backward``) or ``"CIFG"`` ((C1) and
-    ``cifg_step_backward``). Shapes: x (T, N, D); h0, c0 (N, H); W (gH, D); U (gH, H);
-    b_ih, b_hh (gH,) or None; p_i, p_f, p_o (H,) for the peephole LSTM, else None;
-    h_mask (N, H) or None. Gate blocks i, f, g, o (g = 4), or f, g, o for the CIFG (g = 3);
-    inside, the o block is moved to the front (:func:`_o_first`).
+    ``apply(mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask)`` with mode
+    ``"LSTM"`` (eqs. (L1)-(L6) forward, (L7)-(L11) backward), ``"PeepholeLSTM"`` ((P1)-(P3) and
+    the peephole backward of ``peephole_step_backward``) or ``"CIFG"`` ((C1) and
+    ``cifg_step_backward``); ``variant`` None, ``"NIAF"`` (g_t = a_g: in the backward
+    tanh'(a_g) becomes 1) or ``"NOAF"`` (h_t = o_t ⊙ c_t: tanh(c_t) becomes c_t and its
+    derivative 1), of the LSTM or the peephole LSTM. Shapes: x (T, N, D); h0, c0 (N, H);
+    W (gH, D); U (gH, H); b_ih, b_hh (gH,) or None; p_i, p_f, p_o (H,) for the peephole LSTM,
+    else None; h_mask (N, H) or None. Gate blocks i, f, g, o (g = 4), or f, g, o for the CIFG
+    (g = 3); inside, the o block is moved to the front (:func:`_o_first`).
     Returns output (T, N, H), h_T and c_T (N, H).
+
+    The two time loops run in C++ (:mod:`lstm_lib.nn.compiled`, the same ATen calls in the same
+    order, so the same bits) where that kernel is built, else in Python (:func:`_lstm_forward_loop`,
+    :func:`_lstm_backward_loop`).
     """
 
     @staticmethod
-    def forward(ctx, mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
-        T, N, _ = x.shape
+    def forward(ctx, mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
         H = h0.size(-1)
-        cifg, peep = mode == "CIFG", mode == "PeepholeLSTM"
-        nd = 2 if cifg else 3  # the blocks after o: (i,) f, g
+        flags = _FLAGS.get(mode, 0) | _FLAGS.get(variant, 0)
         # (T, N, gH), blocks o, (i,) f, g: W x_t + b for all t, then per step the pre-activations,
         # then (in place) the gate activations
         G = _input_projection(x, _o_first(W, H), _o_first(_sum_bias(b_ih, b_hh), H))
-        C = torch.empty(T, N, H, dtype=x.dtype, device=x.device)  # c_t
-        TC = torch.empty_like(C)  # tanh(c_t)
-        Y = torch.empty_like(C)  # h_t
         U_t = _o_first(U, H).t()
-        # per-step views, made in a few calls rather than a dozen per step
-        Gs, Cs, TCs, Ys = G.unbind(0), C.unbind(0), TC.unbind(0), Y.unbind(0)
-        Os, Fs, Gg = G[..., :H].unbind(0), G[..., -2 * H:-H].unbind(0), G[..., -H:].unbind(0)
-        Sig = G[..., :nd * H].unbind(0)  # o, (i,) f: the blocks σ is applied to at once
-        if not cifg:
-            Is = G[..., H:2 * H].unbind(0)
-        if peep:
-            IFs = G[..., H:3 * H].unbind(0)
-            p_if = torch.stack([p_i, p_f])  # (2, H)
-        h, c = h0, c0
-        for t in range(T):
-            h_in = h if h_mask is None else h * h_mask
-            Gs[t].addmm_(h_in, U_t)  # (N, gH) pre-activations of (L1)-(L4)
-            if peep:  # (P1), (P2): i and f look at c_{t-1}
-                IFs[t].view(N, 2, H).addcmul_(p_if, c.unsqueeze(1)).sigmoid_()
-            else:
-                Sig[t].sigmoid_()  # (L1), (L2), (L4)
-            g = Gg[t].tanh_()  # (L3)
-            if cifg:  # (C1): c_t = f ⊙ c_{t-1} + (1 - f) ⊙ g = g + f ⊙ (c_{t-1} - g)
-                c = torch.addcmul(g, Fs[t], c - g, out=Cs[t])
-            else:
-                c = torch.mul(Fs[t], c, out=Cs[t]).addcmul_(Is[t], g)  # (L5)
-            if peep:
-                Os[t].addcmul_(p_o, c).sigmoid_()  # (P3): o sees the new c_t
-            h = torch.mul(Os[t], torch.tanh(c, out=TCs[t]), out=Ys[t])  # (L6)
-        ctx.mode = mode
+        p_if = torch.stack([p_i, p_f]) if p_i is not None else None  # (2, H)
+        loop_forward = (compiled.lstm_forward if compiled.available(x.device)
+                        else _lstm_forward_loop)
+        C, TC, Y = loop_forward(G, h0, c0, U_t, p_if, p_o, h_mask, flags)
+        ctx.mode, ctx.variant, ctx.flags = mode, variant, flags
         ctx.save_for_backward(x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, G, C, TC, Y)
-        return Y, h.clone(), c.clone()
+        return Y, Y[-1].clone(), C[-1].clone()
 
     @staticmethod
     def backward(ctx, dY, dh_T, dc_T):
         x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, G, C, TC, Y = ctx.saved_tensors
-        mode = ctx.mode
         if _backward_needs_graph((dY, dh_T, dc_T)):
             return _backward_by_loop(
-                ctx, _recompute_lstm, (mode, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask),
+                ctx, _recompute_lstm,
+                (ctx.mode, ctx.variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask),
                 (dY, dh_T, dc_T))
-        T, N, gH = G.shape
-        cifg, peep = mode == "CIFG", mode == "PeepholeLSTM"
-        H = gH // (3 if cifg else 4)
-        nd = 2 if cifg else 3  # blocks whose gradient comes through dc_t: all but o
-        U_p = _o_first(U, H)
-        one = G.new_ones(())
-        da = torch.empty_like(G)  # (T, N, gH) gradient on the pre-activations, o first
-        das, Gs = da.unbind(0), G.unbind(0)
-        da_os, da_cs, da_gs = (da[..., :H].unbind(0), da[..., H:].unbind(0),
-                               da[..., -H:].unbind(0))
-        da_fs, Os, Fs, Gg = (da[..., -2 * H:-H].unbind(0), G[..., :H].unbind(0),
-                             G[..., -2 * H:-H].unbind(0), G[..., -H:].unbind(0))
-        if not cifg:
-            da_is, Is = da[..., H:2 * H].unbind(0), G[..., H:2 * H].unbind(0)
-        Cs, TCs, dYs = C.unbind(0), TC.unbind(0), dY.unbind(0)
-        dh = dYs[T - 1] + dh_T
-        dc = dc_T
-        for t in range(T - 1, -1, -1):
-            S, tc, c_prev, g, f = Gs[t], TCs[t], (Cs[t - 1] if t > 0 else c0), Gg[t], Fs[t]
-            da_t, da_o = das[t], da_os[t]
-            torch.addcmul(S, S, S, value=-1, out=da_t)  # σ'(a) = s(1 - s), the sigmoid blocks
-            da_g = torch.addcmul(one, g, g, value=-1, out=da_gs[t])  # tanh' = 1 - g², (L8)
-            da_o.mul_(tc)  # da_o / dh = tanh(c_t) ⊙ o(1 - o), (L8)
-            K1 = torch.addcmul(one, tc, tc, value=-1).mul_(Os[t])  # o ⊙ (1 - tanh²(c_t))
-            if peep:  # c_t also reaches h_t through o_t (P3)
-                K1.addcmul_(da_o, p_o)
-            dc = torch.addcmul(dc, dh, K1)  # (L7): dL/dc_t
-            da_o.mul_(dh)
-            if cifg:  # f acts twice in (C1)
-                da_fs[t].mul_(c_prev - g)  # da_f = dc ⊙ (c_{t-1} - g) ⊙ f(1 - f)
-                da_g.mul_(1 - f)  # da_g = dc ⊙ (1 - f) ⊙ (1 - g²)
-            else:
-                da_is[t].mul_(g)  # da_i = dc ⊙ g ⊙ i(1 - i), (L8)
-                da_fs[t].mul_(c_prev)  # da_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
-                da_g.mul_(Is[t])  # da_g = dc ⊙ i ⊙ (1 - g²)
-            da_cs[t].view(N, nd, H).mul_(dc.unsqueeze(1))
-            dc = dc * f  # (L9): dL/dc_{t-1} through the additive path
-            if peep:  # ... and through i_t and f_t (P1), (P2)
-                dc.addcmul_(da_is[t], p_i).addcmul_(da_fs[t], p_f)
-            rec = da_t @ U_p  # (L10): dh_{t-1} = U^T da, in rows
-            if h_mask is not None:
-                rec = rec.mul_(h_mask)
-            dh = rec.add_(dYs[t - 1]) if t > 0 else rec
+        H = h0.size(-1)
+        loop_backward = (compiled.lstm_backward if compiled.available(G.device)
+                         else _lstm_backward_loop)
+        da, dh, dc = loop_backward(G, C, TC, c0, _o_first(U, H), p_i, p_f, p_o, h_mask,
+                                   dY, dh_T, dc_T, ctx.flags)
         dx, dW, dU, db_ih, db_hh = _weight_grads(ctx, da, x, h0, Y, _o_first(W, H), h_mask,
-                                                 ix=1, iw=4)  # (L10), (L11)
+                                                 ix=2, iw=5)  # (L10), (L11)
         dW, dU, db_ih, db_hh = (_o_last(v, H) for v in (dW, dU, db_ih, db_hh))
         dp_i = dp_f = dp_o = None
-        if peep:  # dp_i = Σ da_i ⊙ c_{t-1}, dp_f = Σ da_f ⊙ c_{t-1}, dp_o = Σ da_o ⊙ c_t
+        if p_i is not None:  # dp_i = Σ da_i ⊙ c_{t-1}, dp_f = Σ da_f ⊙ c_{t-1}, dp_o = Σ da_o ⊙ c_t
             need = ctx.needs_input_grad
             C_prev = torch.cat([c0.unsqueeze(0), C[:-1]])
-            dp_i = (da[..., H:2 * H] * C_prev).sum((0, 1)) if need[8] else None
-            dp_f = (da[..., 2 * H:3 * H] * C_prev).sum((0, 1)) if need[9] else None
-            dp_o = (da[..., :H] * C).sum((0, 1)) if need[10] else None
-        return (None, dx, dh, dc, dW, dU, db_ih, db_hh, dp_i, dp_f, dp_o, None)
+            dp_i = (da[..., H:2 * H] * C_prev).sum((0, 1)) if need[9] else None
+            dp_f = (da[..., 2 * H:3 * H] * C_prev).sum((0, 1)) if need[10] else None
+            dp_o = (da[..., :H] * C).sum((0, 1)) if need[11] else None
+        return (None, None, dx, dh, dc, dW, dU, db_ih, db_hh, dp_i, dp_f, dp_o, None)
+
+
+def _lstm_forward_loop(G: Tensor, h0: Tensor, c0: Tensor, U_t: Tensor, p_if: Tensor | None,
+                       p_o: Tensor | None, h_mask: Tensor | None, flags: int,
+                       ) -> tuple[Tensor, Tensor, Tensor]:
+    """The forward time loop of :class:`LSTMFunction` (``lstm_forward`` of ``_steps.cpp``).
+
+    G (T, N, gH), blocks o, (i,) f, g, holds W x_t + b and becomes the gate activations;
+    U_t (H, gH); p_if (2, H) the stacked p_i, p_f or None. Returns C (c_t), TC (tanh(c_t), or
+    c_t for NOAF) and Y (h_t), each (T, N, H).
+    """
+    T, N, gH = G.shape
+    H = h0.size(-1)
+    cifg, peep = bool(flags & _FLAGS["CIFG"]), bool(flags & _FLAGS["PeepholeLSTM"])
+    niaf, noaf = bool(flags & _FLAGS["NIAF"]), bool(flags & _FLAGS["NOAF"])
+    nd = 2 if cifg else 3  # the blocks after o: (i,) f, g
+    C = torch.empty(T, N, H, dtype=G.dtype, device=G.device)  # c_t
+    TC = torch.empty_like(C)  # tanh(c_t)
+    Y = torch.empty_like(C)  # h_t
+    # per-step views, made in a few calls rather than a dozen per step
+    Gs, Cs, TCs, Ys = G.unbind(0), C.unbind(0), TC.unbind(0), Y.unbind(0)
+    Os, Fs, Gg = G[..., :H].unbind(0), G[..., -2 * H:-H].unbind(0), G[..., -H:].unbind(0)
+    Sig = G[..., :nd * H].unbind(0)  # o, (i,) f: the blocks σ is applied to at once
+    if not cifg:
+        Is = G[..., H:2 * H].unbind(0)
+    if peep:
+        IFs = G[..., H:3 * H].unbind(0)
+    h, c = h0, c0
+    for t in range(T):
+        h_in = h if h_mask is None else h * h_mask
+        Gs[t].addmm_(h_in, U_t)  # (N, gH) pre-activations of (L1)-(L4)
+        if peep:  # (P1), (P2): i and f look at c_{t-1}
+            IFs[t].view(N, 2, H).addcmul_(p_if, c.unsqueeze(1)).sigmoid_()
+        else:
+            Sig[t].sigmoid_()  # (L1), (L2), (L4)
+        g = Gg[t] if niaf else Gg[t].tanh_()  # (L3)
+        if cifg:  # (C1): c_t = f ⊙ c_{t-1} + (1 - f) ⊙ g = g + f ⊙ (c_{t-1} - g)
+            c = torch.addcmul(g, Fs[t], c - g, out=Cs[t])
+        else:
+            c = torch.mul(Fs[t], c, out=Cs[t]).addcmul_(Is[t], g)  # (L5)
+        if peep:
+            Os[t].addcmul_(p_o, c).sigmoid_()  # (P3): o sees the new c_t
+        if noaf:
+            TCs[t].copy_(c)
+            h = torch.mul(Os[t], c, out=Ys[t])
+        else:
+            h = torch.mul(Os[t], torch.tanh(c, out=TCs[t]), out=Ys[t])  # (L6)
+    return C, TC, Y
+
+
+def _lstm_backward_loop(G: Tensor, C: Tensor, TC: Tensor, c0: Tensor, U_p: Tensor,
+                        p_i: Tensor | None, p_f: Tensor | None, p_o: Tensor | None,
+                        h_mask: Tensor | None, dY: Tensor, dh_T: Tensor, dc_T: Tensor,
+                        flags: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The backward time loop of :class:`LSTMFunction` (``lstm_backward`` of ``_steps.cpp``):
+    (L7)-(L10) per step. Returns da (T, N, gH), the gradient on the pre-activations (blocks o
+    first), and dL/dh_0, dL/dc_0 (N, H)."""
+    T, N, gH = G.shape
+    cifg, peep = bool(flags & _FLAGS["CIFG"]), bool(flags & _FLAGS["PeepholeLSTM"])
+    niaf, noaf = bool(flags & _FLAGS["NIAF"]), bool(flags & _FLAGS["NOAF"])
+    H = gH // (3 if cifg else 4)
+    nd = 2 if cifg else 3  # blocks whose gradient comes through dc_t: all but o
+    one = G.new_ones(())
+    da = torch.empty_like(G)  # (T, N, gH) gradient on the pre-activations, o first
+    das, Gs = da.unbind(0), G.unbind(0)
+    da_os, da_cs, da_gs = (da[..., :H].unbind(0), da[..., H:].unbind(0),
+                           da[..., -H:].unbind(0))
+    da_fs, Os, Fs, Gg = (da[..., -2 * H:-H].unbind(0), G[..., :H].unbind(0),
+                         G[..., -2 * H:-H].unbind(0), G[..., -H:].unbind(0))
+    if not cifg:
+        da_is, Is = da[..., H:2 * H].unbind(0), G[..., H:2 * H].unbind(0)
+    Cs, TCs, dYs = C.unbind(0), TC.unbind(0), dY.unbind(0)
+    dh = dYs[T - 1] + dh_T
+    dc = dc_T
+    for t in range(T - 1, -1, -1):
+        S, tc, c_prev, g, f = Gs[t], TCs[t], (Cs[t - 1] if t > 0 else c0), Gg[t], Fs[t]
+        da_t, da_o = das[t], da_os[t]
+        torch.addcmul(S, S, S, value=-1, out=da_t)  # σ'(a) = s(1 - s), the sigmoid blocks
+        if niaf:
+            da_g = da_gs[t].fill_(1)  # g = a_g
+        else:
+            da_g = torch.addcmul(one, g, g, value=-1, out=da_gs[t])  # tanh' = 1 - g², (L8)
+        da_o.mul_(tc)  # da_o / dh = tanh(c_t) ⊙ o(1 - o), (L8)
+        # o ⊙ (1 - tanh²(c_t)), the path from c_t to h_t (o for NOAF)
+        K1 = Os[t].clone() if noaf else torch.addcmul(one, tc, tc, value=-1).mul_(Os[t])
+        if peep:  # c_t also reaches h_t through o_t (P3)
+            K1.addcmul_(da_o, p_o)
+        dc = torch.addcmul(dc, dh, K1)  # (L7): dL/dc_t
+        da_o.mul_(dh)
+        if cifg:  # f acts twice in (C1)
+            da_fs[t].mul_(c_prev - g)  # da_f = dc ⊙ (c_{t-1} - g) ⊙ f(1 - f)
+            da_g.mul_(1 - f)  # da_g = dc ⊙ (1 - f) ⊙ (1 - g²)
+        else:
+            da_is[t].mul_(g)  # da_i = dc ⊙ g ⊙ i(1 - i), (L8)
+            da_fs[t].mul_(c_prev)  # da_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
+            da_g.mul_(Is[t])  # da_g = dc ⊙ i ⊙ (1 - g²)
+        da_cs[t].view(N, nd, H).mul_(dc.unsqueeze(1))
+        dc = dc * f  # (L9): dL/dc_{t-1} through the additive path
+        if peep:  # ... and through i_t and f_t (P1), (P2)
+            dc.addcmul_(da_is[t], p_i).addcmul_(da_fs[t], p_f)
+        rec = da_t @ U_p  # (L10): dh_{t-1} = U^T da, in rows
+        if h_mask is not None:
+            rec = rec.mul_(h_mask)
+        dh = rec.add_(dYs[t - 1]) if t > 0 else rec
+    return da, dh, dc
 
 
 # ---- the GRU ---------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from lstm_lib.nn import fused
+from lstm_lib.nn import compiled, fused
 
 VF_MODES = ("RNN", "LSTM", "GRU", "CIFG")  # torch's kernels compute exactly these equations
 CONSTANT_GATES = fused.CONSTANT_GATES  # ablations whose gate is 1: its block index
@@ -138,7 +138,16 @@ def run_layer(variant: str | None, x: Tensor, state0: tuple[Tensor, ...], p: dic
     i_t, f_t = σ(a_i [+ p_i ⊙ c_{t-1}], a_f [+ p_f ⊙ c_{t-1}]) (one op on the two blocks),
     g_t = tanh(a_g), c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, o_t = σ(a_o [+ p_o ⊙ c_t]),
     h_t = o_t ⊙ tanh(c_t), with the ablated pieces left out.
+
+    Where the compiled loops are built (:mod:`lstm_lib.nn.compiled`), the peephole LSTM and the
+    ablations NIAF, NOAF run the training path's forward loop in C++ instead
+    (:func:`lstm_lib.nn.fused.run_layer`, no graph: nothing here needs a gradient).
     """
+    if variant in (None, *fused.NO_ACTIVATION) and compiled.available(x.device):
+        mode = "PeepholeLSTM" if p.get("peephole_i") is not None else "LSTM"
+        with torch.no_grad():
+            return fused.run_layer(mode, x, state0, p, reverse=reverse, h_mask=h_mask,
+                                   variant=variant)
     if reverse:
         x = x.flip(0)
     T, N, _ = x.shape
