@@ -290,3 +290,28 @@ def test_fused_path_falls_back_where_it_does_not_apply():
         assert not _fused(layer(x)[0])
     out, (h, c, n, m) = layer(torch.zeros(3, 0, 2, dtype=torch.float64))  # empty batch
     assert out.shape == (3, 0, 3) and h.shape == (1, 0, 3)
+
+
+def test_fused_path_in_float32_agrees_with_the_generic_loop():
+    torch.manual_seed(12)
+    layer = lnn.SLSTM(3, 6, num_layers=2)
+    x = torch.randn(20, 5, 3, requires_grad=True)
+    weights = [torch.randn(20, 5, 6)] + [torch.randn(2, 5, 6) for _ in range(4)]
+    fast, used = _outputs_and_grads(layer, x, None, weights, fast=True)
+    slow, _ = _outputs_and_grads(layer, x, None, weights, fast=False)
+    assert used
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_path_batched_gradients_go_through_the_generic_loop():
+    torch.manual_seed(13)
+    layer = lnn.SLSTM(2, 3).double()
+    x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
+    out, _ = layer(x)
+    assert _fused(out)
+    basis = torch.eye(out.numel(), dtype=torch.float64).view(-1, *out.shape)[:5]
+    (batched,) = torch.autograd.grad(out, x, basis, is_grads_batched=True, retain_graph=True)
+    for k in range(5):
+        (one,) = torch.autograd.grad(out, x, basis[k], retain_graph=True)
+        torch.testing.assert_close(batched[k], one, rtol=0, atol=1e-12)

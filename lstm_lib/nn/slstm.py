@@ -1,8 +1,13 @@
 """``lnn.SLSTM``: the sLSTM of xLSTM (Beck et al. 2024), one head, full recurrent matrices.
 
 The equations, the stabiliser and why it changes no output are in
-:mod:`lstm_lib.reference.slstm` ((S1)-(S8)); this module is the torch version of the same step,
-with autograd for the backward, and a multi-layer layer with ``lnn.LSTM``'s interface.
+:mod:`lstm_lib.reference.slstm` ((S1)-(S8)); this module is the torch version of the same step
+(:func:`slstm_step`, differentiated by autograd) and a multi-layer layer with ``lnn.LSTM``'s
+interface. The layer runs each layer through :mod:`lstm_lib.nn.slstm_fused` (the book's
+hand-derived BPTT (S9)-(S14) as one autograd node, or a lean loop when no gradient is needed)
+wherever that applies, and through the per-step :func:`slstm_step` loop otherwise: with
+``stabilised=False``, ``lnn.fast_path(False)``, an empty batch, under autocast or a
+``torch.func`` transform. Both give the same numbers (tests/test_nn_slstm.py).
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ class SLSTM(nn.Module):
     state holds c̄_t = c_t e^{-m_t} and n̄_t = n_t e^{-m_t}, so nothing overflows at any
     pre-activation and h_t equals the formula above wherever that is finite.
 
-    Equivalent to (one layer)::
+    Equivalent to (one layer; the layer computes it faster with the hand-derived BPTT of
+    ``lstm_lib.nn.slstm_fused``, same numbers)::
 
         a = x @ weight_ih_l0.T + bias_ih_l0                      # (T, N, 4H)
         for t in range(T):
