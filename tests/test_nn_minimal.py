@@ -1,7 +1,9 @@
-"""lnn.MinGRU / lnn.MinLSTM and lstm_lib.nn.scan: the parallel scan equals the loop.
+"""lnn.MinGRU / lnn.MinLSTM and lstm_lib.nn.scan: the parallel scan and the fused loop equal the
+loop.
 
 "Equals" is checked on outputs, final states and every gradient (parameters, input, h_0), for
 initial states of any sign, lengths from 1 to 10⁴, float64 (tightly) and float32 (loosely).
+The fused mode's own checks (gradcheck, inference path, lengths) are in test_nn_minimal_fused.py.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item()
 
 
-def _run_both(cls, T, N, D, H, dtype, *, num_layers=1, bidirectional=False, scale=1.0,
-              device="cpu", seed=0):
-    """Outputs, h_n and all gradients of one model in both scan modes, with a signed h_0."""
+def _run_modes(cls, T, N, D, H, dtype, *, num_layers=1, bidirectional=False, scale=1.0,
+               device="cpu", seed=0):
+    """Outputs, h_n and all gradients of one model in every scan mode, with a signed h_0."""
     torch.manual_seed(seed)
     model = cls(D, H, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype,
                 device=device)
@@ -53,45 +55,50 @@ def _run_both(cls, T, N, D, H, dtype, *, num_layers=1, bidirectional=False, scal
         grads = {name: p.grad.clone() for name, p in model.named_parameters()}
         results[mode] = {"output": out.detach(), "h_n": h_n.detach(), "x": x_.grad,
                          "h0": h0_.grad, **grads}
-    return results["parallel"], results["sequential"]
+    return results["parallel"], results["sequential"], results["fused"]
 
 
-S_MODES = ("parallel", "sequential")
+S_MODES = ("parallel", "sequential", "fused")  # "auto" is "fused" on a CPU
 
 
 @pytest.mark.parametrize("cls", LAYERS)
 @pytest.mark.parametrize("T", [1, 2, 127, 128, 129, 300])
 def test_parallel_equals_sequential_float64(cls, T):
-    par, seq = _run_both(cls, T, 3, 4, 5, torch.float64)
+    par, seq, fused = _run_modes(cls, T, 3, 4, 5, torch.float64)
     assert set(par) == {"output", "h_n", "x", "h0", "weight_ih_l0", "bias_ih_l0"}
     for name in par:
         assert _rel(par[name], seq[name]) < 1e-12, name
+        assert _rel(fused[name], seq[name]) < 1e-12, name
+        assert _rel(fused[name], par[name]) < 1e-12, name
 
 
 @pytest.mark.parametrize("cls", LAYERS)
 def test_parallel_equals_sequential_float32(cls):
-    par, seq = _run_both(cls, 300, 3, 4, 5, torch.float32)
+    par, seq, fused = _run_modes(cls, 300, 3, 4, 5, torch.float32)
     for name in par:
         assert _rel(par[name], seq[name]) < 1e-4, name
+        assert _rel(fused[name], seq[name]) < 1e-5, name
 
 
 @pytest.mark.parametrize("cls", LAYERS)
 def test_parallel_equals_sequential_stacked_bidirectional_large_weights(cls):
     """Two layers, both directions, weights ×20: gates saturate, g's both branches are used."""
-    par, seq = _run_both(cls, 40, 2, 3, 4, torch.float64, num_layers=2, bidirectional=True,
-                         scale=20.0)
+    par, seq, fused = _run_modes(cls, 40, 2, 3, 4, torch.float64, num_layers=2,
+                                 bidirectional=True, scale=20.0)
     assert len(par) == 4 + 2 * 2 * 2
     for name in par:
         assert torch.isfinite(par[name]).all(), name
         assert _rel(par[name], seq[name]) < 1e-10, name
+        assert _rel(fused[name], seq[name]) < 1e-12, name  # same formulas, same rounding
 
 
 @pytest.mark.parametrize("cls, dtype, tol", [(lnn.MinGRU, torch.float64, 1e-12),
                                              (lnn.MinLSTM, torch.float32, 1e-4)])
 def test_parallel_equals_sequential_over_ten_thousand_steps(cls, dtype, tol):
-    par, seq = _run_both(cls, 10_000, 2, 2, 3, dtype)
+    par, seq, fused = _run_modes(cls, 10_000, 2, 2, 3, dtype)
     for name in par:
         assert _rel(par[name], seq[name]) < tol, name
+        assert _rel(fused[name], seq[name]) < min(tol, 1e-5), name
 
 
 @pytest.mark.parametrize("cls", LAYERS)
@@ -100,10 +107,12 @@ def test_both_modes_stay_finite_and_agree_at_huge_pre_activations(cls, dtype, to
     """Weights ×1000: σ rounds to exactly 0 or 1, f and i may both be 0. The log-space scan
     loses about chunk · |log a_t| units of roundoff here (|log a_t| ~ 10³; module doc of scan),
     hence float32's looser tolerance."""
-    par, seq = _run_both(cls, 50, 2, 3, 4, dtype, scale=1000.0)
+    par, seq, fused = _run_modes(cls, 50, 2, 3, 4, dtype, scale=1000.0)
     for name in par:
         assert torch.isfinite(par[name]).all() and torch.isfinite(seq[name]).all(), name
+        assert torch.isfinite(fused[name]).all(), name
         assert _rel(par[name], seq[name]) < tol, name
+        assert _rel(fused[name], seq[name]) < min(tol, 1e-6), name
 
 
 @pytest.mark.parametrize("cls", LAYERS)
@@ -368,20 +377,22 @@ def test_bad_constructor_arguments_raise_like_lnn_gru(cls):
         ours = _error(lambda a=args, k=kwargs: cls(*a, **k))
         theirs = _error(lambda a=args, k=kwargs: lnn.GRU(*a, **k))
         assert ours is not None and ours == theirs, (args, kwargs, ours, theirs)
-    with pytest.raises(ValueError, match=r"scan must be one of \('parallel', 'sequential'\), "
-                                         r"got 'fast'"):
+    with pytest.raises(ValueError, match=r"scan must be one of \('parallel', 'sequential', "
+                                         r"'fused', 'auto'\), got 'fast'"):
         cls(3, 4, scan="fast")
     model = cls(3, 4)
+    assert model.scan == "auto"  # the default
     with pytest.raises(ValueError, match="scan must be one of"):
         model.scan = "loop"
-    assert model.scan == "parallel"
+    assert model.scan == "auto"
 
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("cls", LAYERS)
 def test_parallel_equals_sequential_on_cuda(cls):
-    par, seq = _run_both(cls, 1000, 4, 3, 8, torch.float64, device="cuda")
+    par, seq, fused = _run_modes(cls, 1000, 4, 3, 8, torch.float64, device="cuda")
     for name in par:
-        assert par[name].device.type == "cuda"
+        assert par[name].device.type == "cuda" and fused[name].device.type == "cuda"
         assert _rel(par[name], seq[name]) < 1e-11, name
+        assert _rel(fused[name], seq[name]) < 1e-12, name

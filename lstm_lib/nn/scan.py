@@ -63,6 +63,13 @@ log-space scan, signs split), not autograd through ``logcumsumexp``: that keeps 
 exact where some b_t = 0 (log b has no derivative there) and as precise as the forward. They
 are first-order differentiable only (``once_differentiable``).
 
+**On a CPU** a loop without autograd's per-step graph beats the log-space scan: T in-place
+steps on (N, H) tensors cost less than logs and exponentials of every element. (The autograd
+loop, :func:`sequential_scan` or the layers' ``scan="sequential"``, does not: its graph of T
+small nodes is what the parallel scan saves.) The layers' ``scan="fused"`` mode, their default
+on a CPU, runs (S1) and (S4) that way, in linear space, with the gates' derivatives written by
+hand: :mod:`lstm_lib.nn.minimal_fused`.
+
 Shapes: time on dim 0, (T, ...) for a, b and h, (...) for h_0; every function here works on any
 device and floating dtype torch supports (no numpy, no host round trip in the layers' path).
 """
