@@ -9,6 +9,7 @@ milliseconds are not.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -19,27 +20,35 @@ from torch import nn
 __all__ = ["forward_backward", "time_interleaved"]
 
 
-def forward_backward(layer: nn.Module, x: torch.Tensor, *,
-                     fast_path: bool | None = None) -> Callable[[], None]:
+def forward_backward(layer: nn.Module, x: torch.Tensor, *, fast_path: bool | None = None,
+                     compiled: bool | None = None) -> Callable[[], None]:
     """A function that runs one forward and backward pass, ``layer(x)[0].sum().backward()``.
 
     ``fast_path=False`` runs an ``lstm_lib.nn`` layer with its fused fast path off (the generic
-    time loop, autograd through every step), ``True`` with it on; ``None`` leaves the setting.
+    time loop, autograd through every step), ``True`` with it on; ``compiled=False`` runs the
+    fused path's time loops in Python instead of C++ (:mod:`lstm_lib.nn.compiled`), ``True``
+    in C++ where that kernel is built. ``None`` leaves a setting as it is.
     """
-    if fast_path is not None and not isinstance(fast_path, bool):
-        raise TypeError(f"fast_path must be None, True or False, got {fast_path!r}")
+    for name, value in (("fast_path", fast_path), ("compiled", compiled)):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"{name} must be None, True or False, got {value!r}")
 
     def step() -> None:
         layer.zero_grad(set_to_none=True)
         out, _ = layer(x)
         out.sum().backward()
 
-    if fast_path is None:
+    if fast_path is None and compiled is None:
         return step
-    from lstm_lib.nn import fast_path as switch
+    from lstm_lib.nn import fast_path as fast_switch
+    from lstm_lib.nn import use_compiled
 
     def switched() -> None:
-        with switch(fast_path):
+        with contextlib.ExitStack() as stack:
+            if fast_path is not None:
+                stack.enter_context(fast_switch(fast_path))
+            if compiled is not None:
+                stack.enter_context(use_compiled(compiled))
             step()
     return switched
 

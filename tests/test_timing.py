@@ -44,3 +44,21 @@ def test_forward_backward_fast_path_switch(monkeypatch):
     assert seen
     with pytest.raises(TypeError, match="fast_path must be"):
         forward_backward(layer, x, fast_path=1)
+
+
+def test_forward_backward_compiled_switch(monkeypatch):
+    from lstm_lib import nn as lnn
+    from lstm_lib.nn import compiled
+
+    seen = []
+    monkeypatch.setattr(compiled, "available", lambda device=None: seen.append(
+        compiled._enabled) or False)
+    layer, x = lnn.LSTM(2, 3), torch.randn(4, 1, 2)
+    before = compiled._enabled
+    forward_backward(layer, x, compiled=False)()
+    assert seen and not any(seen) and compiled._enabled == before  # off inside, restored
+    seen.clear()
+    forward_backward(layer, x, compiled=True, fast_path=True)()
+    assert seen and all(seen)
+    with pytest.raises(TypeError, match="compiled must be"):
+        forward_backward(layer, x, compiled="yes")

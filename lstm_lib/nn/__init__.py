@@ -24,7 +24,10 @@ The equations, one time step each, are in :mod:`lstm_lib.nn.functional`; the tim
 layer is :func:`lstm_lib.nn.loop.run_layer`. The layers take a fused fast path where it applies
 (:mod:`lstm_lib.nn.fused`: the book's hand-derived BPTT as one autograd node per layer and
 direction); ``lnn.fast_path(False)`` (a call or a context manager) or ``LSTM_LIB_FAST=0`` in the
-environment turns it off, and ``lnn.fast_path_enabled()`` says whether it is on.
+environment turns it off, and ``lnn.fast_path_enabled()`` says whether it is on. The LSTM family's
+fused time loops run in C++ where a compiler is at hand (:mod:`lstm_lib.nn.compiled`, built on
+first use); ``lnn.use_compiled(False)`` or ``LSTM_LIB_COMPILED=0`` keeps them in Python, and
+``lnn.compiled_available()`` says whether the C++ loops serve.
 
 Bad input: the layers and cells behave exactly as torch.nn's (the same checks and exception
 types, torch's messages or clearer ones that name the argument; no per-forward NaN scan);
@@ -33,9 +36,11 @@ wrong shapes. Tested in ``tests/test_bad_input_nn.py`` and ``tests/test_nn_torch
 """
 
 from lstm_lib.nn.cells import CIFGCell, GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell
-from lstm_lib.nn.functional import VARIANTS
 
-# the fast-path switch: public attributes, kept out of __all__ (the layers are the API)
+# the fast-path switches: public attributes, kept out of __all__ (the layers are the API)
+from lstm_lib.nn.compiled import available as compiled_available  # noqa: F401
+from lstm_lib.nn.compiled import use_compiled as use_compiled
+from lstm_lib.nn.functional import VARIANTS
 from lstm_lib.nn.fused import fast_path as fast_path
 from lstm_lib.nn.fused import fast_path_enabled as fast_path_enabled
 from lstm_lib.nn.layers import CIFG, GRU, LSTM, RNN, PeepholeLSTM
