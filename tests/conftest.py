@@ -16,6 +16,28 @@ settings.register_profile("thorough", deadline=None, max_examples=300)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def _compiled_loops() -> str:
+    """Build (or load from the cache) the compiled LSTM loops once per process, before any test
+    runs: outside the suite's warnings-are-errors filter, so that a machine without a compiler
+    runs the suite on the Python loops (the tests that need the kernel skip there)."""
+    import warnings
+
+    from lstm_lib.nn import compiled
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok = compiled.available()
+    return "on" if ok else f"off ({compiled.error() or 'LSTM_LIB_COMPILED=0'})"
+
+
+def pytest_configure(config):
+    config._lstm_lib_compiled = _compiled_loops()
+
+
+def pytest_report_header(config):
+    return f"lstm_lib compiled LSTM loops: {getattr(config, '_lstm_lib_compiled', '?')}"
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Fail any attempt to open a connection: loaders must work offline (use with usefixtures)."""
