@@ -121,6 +121,9 @@ def test_fused_minlstm_overflow_guard_passes_gradcheck_and_equals_sequential():
         runs[mode] = _results(model, x.detach(), h0.detach().unsqueeze(0), None, weights)
     for name, expected in runs["sequential"].items():
         assert _rel(runs["fused"][name], expected) < 1e-12, name
+    with torch.no_grad():  # the inference loop's guard, in place in the pre-activations
+        out, _ = model(x.detach(), h0.detach().unsqueeze(0))
+    assert _rel(out, runs["sequential"]["output"]) < 1e-12
 
 
 @pytest.mark.parametrize("cls", LAYERS)
