@@ -8,6 +8,7 @@ import torch
 
 from lstm_lib import nn as lnn
 from lstm_lib import reference as ref
+from lstm_lib.nn import compiled, slstm_fused
 from lstm_lib.nn.slstm_fused import SLSTMFunction
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -139,6 +140,19 @@ def test_bad_input_raises_like_torch():
 
 
 # ---- the fused path (lstm_lib.nn.slstm_fused) against the generic per-step loop ----------------
+@pytest.fixture(params=["compiled", "python"])
+def loops(request):
+    """The fused path's time loops in C++ (_slstm_steps.cpp; skipped where it cannot be built)
+    or in Python (torch ops)."""
+    if request.param == "compiled":
+        if not slstm_fused.compiled_available(torch.zeros(1)):
+            pytest.skip(f"the compiled sLSTM loops are not available: {slstm_fused._error}")
+        yield "compiled"
+    else:
+        with compiled.use_compiled(False):
+            yield "python"
+
+
 def _fused(t: torch.Tensor) -> bool:
     """Whether ``t``'s autograd graph holds the fused sLSTM node (SLSTMFunction)."""
     seen, todo = set(), [t.grad_fn]
@@ -181,7 +195,7 @@ def _initial_state(kind, L, N, H, gen):
 @pytest.mark.parametrize("hx_kind", [None, "positive", "zero", "half_zero", "negative"])
 @pytest.mark.parametrize(("num_layers", "bias"), [(1, True), (2, True), (2, False)])
 def test_fused_path_equals_the_generic_loop_outputs_and_all_gradients(num_layers, bias, hx_kind,
-                                                                     state_grads):
+                                                                     state_grads, loops):
     gen = torch.Generator().manual_seed(5)
     torch.manual_seed(5)
     T, N, D, H = 9, 4, 3, 5
@@ -199,7 +213,7 @@ def test_fused_path_equals_the_generic_loop_outputs_and_all_gradients(num_layers
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
-def test_fused_path_batch_first_and_unbatched_equal_the_generic_loop(rng):
+def test_fused_path_batch_first_and_unbatched_equal_the_generic_loop(rng, loops):
     torch.manual_seed(6)
     layer = lnn.SLSTM(2, 3, num_layers=2, batch_first=True).double()
     for x in (torch.from_numpy(rng.standard_normal((4, 6, 2))),  # (N, T, D)
@@ -216,7 +230,7 @@ def test_fused_path_batch_first_and_unbatched_equal_the_generic_loop(rng):
 
 
 @pytest.mark.parametrize("hx_kind", [None, "positive", "half_zero", "negative"])
-def test_no_grad_path_equals_the_generic_loop_and_keeps_no_graph(hx_kind):
+def test_no_grad_path_equals_the_generic_loop_and_keeps_no_graph(hx_kind, loops):
     gen = torch.Generator().manual_seed(7)
     torch.manual_seed(7)
     layer = lnn.SLSTM(3, 4, num_layers=2).double()
@@ -235,7 +249,7 @@ def test_no_grad_path_equals_the_generic_loop_and_keeps_no_graph(hx_kind):
     torch.testing.assert_close(layer(x, hx)[0], out_ref, rtol=0, atol=1e-12)
 
 
-def test_fused_path_gradcheck_and_gradgradcheck():
+def test_fused_path_gradcheck_and_gradgradcheck(loops):
     torch.manual_seed(8)
     layer = lnn.SLSTM(2, 3).double()
     W, U, b_ih, b_hh = layer._layer(0)
@@ -249,7 +263,7 @@ def test_fused_path_gradcheck_and_gradgradcheck():
 
 
 @pytest.mark.parametrize("state_grads", [False, True])
-def test_fused_path_at_preactivations_of_1e3_equals_the_generic_loop(state_grads):
+def test_fused_path_at_preactivations_of_1e3_equals_the_generic_loop(state_grads, loops):
     torch.manual_seed(9)
     layer = lnn.SLSTM(2, 3).double()
     with torch.no_grad():
@@ -265,7 +279,7 @@ def test_fused_path_at_preactivations_of_1e3_equals_the_generic_loop(state_grads
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_empty_memory_at_the_zero_state_takes_no_gradient_from_c0_n0_m0():
+def test_empty_memory_at_the_zero_state_takes_no_gradient_from_c0_n0_m0(loops):
     torch.manual_seed(10)
     layer = lnn.SLSTM(2, 3).double()
     zeros = [torch.zeros(1, 2, 3, dtype=torch.float64, requires_grad=True) for _ in range(4)]
@@ -292,7 +306,7 @@ def test_fused_path_falls_back_where_it_does_not_apply():
     assert out.shape == (3, 0, 3) and h.shape == (1, 0, 3)
 
 
-def test_fused_path_in_float32_agrees_with_the_generic_loop():
+def test_fused_path_in_float32_agrees_with_the_generic_loop(loops):
     torch.manual_seed(12)
     layer = lnn.SLSTM(3, 6, num_layers=2)
     x = torch.randn(20, 5, 3, requires_grad=True)
@@ -315,3 +329,21 @@ def test_fused_path_batched_gradients_go_through_the_generic_loop():
     for k in range(5):
         (one,) = torch.autograd.grad(out, x, basis[k], retain_graph=True)
         torch.testing.assert_close(batched[k], one, rtol=0, atol=1e-12)
+
+
+def test_without_the_compiled_loops_a_warning_and_the_python_loops(tmp_path, monkeypatch):
+    bad = tmp_path / "_slstm_steps.cpp"
+    bad.write_text("this is not C++\n")
+    monkeypatch.setattr(slstm_fused, "_SOURCE", bad)
+    monkeypatch.setattr(slstm_fused, "_loaded", None)
+    monkeypatch.setattr(slstm_fused, "_error", None)
+    monkeypatch.setattr(compiled, "_enabled", True)
+    with pytest.warns(RuntimeWarning, match="compiled sLSTM loops .* could not be built"):
+        assert not slstm_fused.compiled_available(torch.zeros(1))
+    assert slstm_fused._error
+    torch.manual_seed(14)
+    layer = lnn.SLSTM(2, 3).double()
+    x = torch.randn(4, 2, 2, dtype=torch.float64)
+    out, _ = layer(x)                                  # the Python loops serve
+    with lnn.fast_path(False):
+        torch.testing.assert_close(out, layer(x)[0], rtol=0, atol=1e-12)

@@ -29,9 +29,21 @@ step can meet an empty memory unless n̄_0 holds negative (or NaN) entries; then
 Higher-order gradients (``create_graph=True``, ``gradgradcheck``) and batched gradients go
 through the generic loop (:func:`lstm_lib.nn.fused._backward_by_loop`), as for the LSTM.
 :func:`run_inference` is the forward without anything saved, for when no gradient is needed.
+
+Compiled loops: at small sizes the Python loops spend most of their time dispatching a dozen
+small torch ops per step. ``_slstm_steps.cpp`` runs the same loops in C++, per step one BLAS
+product and one vectorised pass over the gates (the backward's dm_t = 0 case; with dm_t the
+Python loop serves), on float32 and float64 CPU tensors. It is built on first use with
+:mod:`lstm_lib.nn.compiled`'s flags and switched with the same ``use_compiled`` /
+``LSTM_LIB_COMPILED``; where it cannot be built the Python loops run, with one warning. Both
+give the same results to rounding (tests/test_nn_slstm.py runs every check on both).
 """
 
 from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -52,6 +64,55 @@ def applies(x: Tensor, stabilised: bool) -> bool:
 def grad_needed(*tensors: Tensor | None) -> bool:
     """Whether a gradient may be asked of a result computed from ``tensors``."""
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+# ---- the compiled loops (_slstm_steps.cpp) --------------------------------------------------
+_SOURCE = Path(__file__).with_name("_slstm_steps.cpp")
+_loaded: bool | None = None  # None: not tried yet; then whether the build succeeded
+_error: str | None = None
+
+
+def compiled_available(t: Tensor) -> bool:
+    """Whether the compiled loops serve a tensor like ``t``: float32 or float64 on the CPU, the
+    compiled loops on (:func:`lstm_lib.nn.compiled.use_compiled`, ``LSTM_LIB_COMPILED``), and
+    ``_slstm_steps.cpp`` built (on first use, into torch's extension cache; a failure warns once
+    and the Python loops serve, with the same results)."""
+    from lstm_lib.nn import compiled
+
+    if not (compiled._enabled and t.device.type == "cpu"
+            and t.dtype in (torch.float32, torch.float64)):
+        return False
+    if _loaded is None:
+        _load()
+    return bool(_loaded)
+
+
+def _load() -> None:
+    global _loaded, _error
+    from lstm_lib.nn import compiled
+
+    try:
+        from torch.utils import cpp_extension
+
+        compiled._ninja_on_path()
+        cflags, ldflags = compiled._flags()
+        with warnings.catch_warnings():  # torch's notes on the toolchain; a failure raises
+            warnings.simplefilter("ignore")
+            # one build folder per source text and flags (as compiled._build_name): checkouts
+            # with different sources must not rebuild, or load, each other's library
+            key = "\0".join([_SOURCE.read_text(), *cflags, *ldflags]).encode()
+            name = f"lstm_lib_slstm_steps_{hashlib.sha256(key).hexdigest()[:12]}"
+            cpp_extension.load(name=name, sources=[str(_SOURCE)],
+                               extra_cflags=cflags, extra_ldflags=ldflags,
+                               is_python_module=False, verbose=False)
+        _loaded = True
+    except Exception as exc:  # noqa: BLE001 - any failure to build means: use the Python loops
+        _loaded, _error = False, f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}"
+        warnings.warn(
+            "lstm_lib: the compiled sLSTM loops (lstm_lib/nn/_slstm_steps.cpp) could not be "
+            f"built ({_error}); lnn.SLSTM uses the Python loops instead (same results, slower "
+            "at small sizes). Set LSTM_LIB_COMPILED=0 to skip the attempt.", RuntimeWarning,
+            stacklevel=3)
 
 
 def run_layer(x: Tensor, state0: State, W: Tensor, U: Tensor, b_ih: Tensor | None,
@@ -98,6 +159,10 @@ def _loop(G: Tensor, state0: State, U: Tensor, bufs: dict | None):
     opts = {"dtype": G.dtype, "device": G.device}
     U_t = U.t().contiguous()  # (H, 4H); MKL's per-step product is faster on this layout
     Y = torch.empty(T, N, H, **opts)
+    # n̄_{t-1} = 0 (empty) is possible at t = 0 where n̄_0 has zeros, and later only if n̄_0 has
+    # entries < 0 or NaN (from n̄_{t-1} >= 0 one of i', f' is 1 and n̄_t >= min(1, n̄_{t-1}) > 0)
+    check_all = not bool((n0 >= 0).all())
+    check = check_all or bool((n0 == 0).any())
     if bufs is not None:
         M, Q = torch.empty(T, N, H, **opts), torch.empty(T, N, H, **opts)
         E = torch.empty(T, N, 2, H, **opts)
@@ -105,7 +170,12 @@ def _loop(G: Tensor, state0: State, U: Tensor, bufs: dict | None):
         ZC[:T, :, 0, 1] = 1.0
         ZC[0, :, 1, 0], ZC[0, :, 1, 1] = c0, n0
         bufs.update(Y=Y, M=M, E=E, Q=Q, ZC=ZC)
-        # per-step views, made in a few calls rather than a dozen per step
+    if compiled_available(G):  # the same loop in C++ (_slstm_steps.cpp)
+        c_T, n_T, m_T = torch.ops.lstm_lib_slstm_steps.slstm_forward(
+            G, h0, c0.contiguous(), n0.contiguous(), m0.contiguous(), U_t, Y,
+            *((M, E, Q, ZC) if bufs is not None else (None,) * 4), check, check_all)
+        return Y, (Y[-1], c_T, n_T, m_T)
+    if bufs is not None:  # per-step views, made in a few calls rather than a dozen per step
         Ms, Qs, Es, M1s = M.unbind(0), Q.unbind(0), E.unbind(0), M.unsqueeze(2).unbind(0)
         Eis, Efs = E[:, :, :1].unbind(0), E[:, :, 1:].unbind(0)
         Zs, ZNs, CNs = ZC[:T, :, 0, 0].unbind(0), ZC[:T, :, 0].unbind(0), ZC[:, :, 1].unbind(0)
@@ -126,10 +196,6 @@ def _loop(G: Tensor, state0: State, U: Tensor, bufs: dict | None):
     IZs = G[..., :2 * H].unflatten(-1, (2, H)).unbind(0)  # (N, 2, H): ĩ, z̃ (then log f + m)
     Is, Zr = G[..., :H].unbind(0), G[..., H:2 * H].unbind(0)
     Fr, Os = G[..., 2 * H:3 * H].unbind(0), G[..., 3 * H:].unbind(0)
-    # n̄_{t-1} = 0 (empty) is possible at t = 0 where n̄_0 has zeros, and later only if n̄_0 has
-    # entries < 0 or NaN (from n̄_{t-1} >= 0 one of i', f' is 1 and n̄_t >= min(1, n̄_{t-1}) > 0)
-    check_all = not bool((n0 >= 0).all())
-    check = check_all or bool((n0 == 0).any())
     h, m = h0, m0
     for t in range(T):
         Gs[t].addmm_(h, U_t)  # (N, 4H) pre-activations (S1)
@@ -200,62 +266,14 @@ class SLSTMFunction(torch.autograd.Function):
                                            (x, h0, c0, n0, m0, W, U, b_ih, b_hh), grads)
         T, N, H4 = G.shape
         H = H4 // 4
-        opts = {"dtype": G.dtype, "device": G.device}
-        # factors that do not depend on the recurrence, for all t at once, in place
-        one = G.new_ones(())
-        i_s, f_s, O = E[:, :, 0], E[:, :, 1], G[..., 3 * H:]
-        R = torch.empty(T, N, 2, H, **opts)  # d(c̄, n̄) / dh = o (1 / n̄, -q / n̄): (S9), (S10)
-        torch.div(O, ZC[1:, :, 1, 1], out=R[:, :, 0])
-        torch.mul(Q, R[:, :, 0], out=R[:, :, 1]).neg_()
-        # da = (s_i, dc̄, s_f, dh) ⊙ K, blocks i, z, f, o: (S11), (S14); K = (i', i' tanh'(z̃),
-        # f' (1 - f), q σ'(õ)), with 1 - f = σ(-f̃) = d log σ(f̃) / df̃
-        K = torch.empty(T, N, 4, H, **opts)
-        K[:, :, 0] = i_s
-        torch.addcmul(one, ZC[:T, :, 0, 0], ZC[:T, :, 0, 0], value=-1, out=K[:, :, 1]).mul_(i_s)
-        torch.neg(G[..., 2 * H:3 * H], out=K[:, :, 2]).sigmoid_().mul_(f_s)
-        torch.addcmul(O, O, O, value=-1, out=K[:, :, 3]).mul_(Q)
         track_m = bool(dc_T.any() or dn_T.any() or dm_T.any())
-        da = torch.empty_like(G)  # (T, N, 4H): i, z, f, o
-        das, DAs = da.unbind(0), da.unflatten(-1, (4, H)).unbind(0)
-        Rs, Ks, dYs = R.unbind(0), K.unbind(0), dY.unbind(0)
-        # (z_t, c̄_{t-1}) and (1, n̄_{t-1}), each (N, 2, H)
-        ZC0s, ZC1s = ZC[:T, :, :, 0].unbind(0), ZC[:T, :, :, 1].unbind(0)
-        Efs = E[:, :, 1:2].unbind(0)
         U_p = _zf(U, H)
-        # SB = (s_i, dc̄, s_f, dh, dn̄): dc̄ and dn̄ one strided pair, (s_i, dc̄, s_f, dh) lined
-        # up with da's blocks, s = (s_i, s_f) = (dc̄ z + dn̄, dc̄ c̄_{t-1} + dn̄ n̄_{t-1}) (S11)
-        SB = torch.empty(N, 5, H, **opts)
-        DC, S, SRC, dh = SB[:, 1::3], SB[:, 0:3:2], SB[:, :4], SB[:, 3]
-        dc1, dn1, dh1 = SB[:, 1:2], SB[:, 4:5], dh.unsqueeze(1)  # (N, 1, H)
-        SB[:, 1], SB[:, 4] = dc_T, dn_T
-        torch.add(dY[T - 1], dh_T, out=dh)
-        if track_m:
-            TK = (G[..., H:2 * H] >= G[..., :H]).to(G.dtype)  # take_f: log f + m_{t-1} won
-            OMF = torch.sigmoid(-G[..., 2 * H:3 * H]).unbind(0)  # 1 - f
-            Es, TKs = E.unbind(0), TK.unbind(0)
-            K_zo = K[:, :, 1::2].unbind(0)
-            dm = dm_T
-        for t in range(T - 1, -1, -1):
-            DC.addcmul_(Rs[t], dh1)  # (S9), (S10): total dc̄_t, dn̄_t
-            # (S11): du_i / i' = dc̄ z + dn̄, du_f / f' = dc̄ c̄_{t-1} + dn̄ n̄_{t-1}
-            torch.mul(ZC1s[t], dn1, out=S).addcmul_(ZC0s[t], dc1)
-            if track_m:  # (S12), (S13): dm_t and the max of (S6)
-                du_i, du_f = S[:, 0] * Es[t][:, 0], S[:, 1] * Es[t][:, 1]
-                dm = dm - du_i - du_f
-                routed = dm * TKs[t]
-                d_log_f = du_f + routed
-                DA = DAs[t]
-                torch.add(du_i, dm - routed, out=DA[:, 0])
-                torch.mul(d_log_f, OMF[t], out=DA[:, 2])
-                torch.mul(SB[:, 1:4:2], K_zo[t], out=DA[:, 1::2])
-                dm = d_log_f  # dL/dm_{t-1} from this step
-            else:  # dm_t = 0: da_i = du_i, da_f = du_f (1 - f)
-                torch.mul(SRC, Ks[t], out=DAs[t])
-            DC.mul_(Efs[t])  # dc̄_{t-1}, dn̄_{t-1} = f' (dc̄_t, dn̄_t)
-            rec = torch.mm(das[t], U_p)  # dh_{t-1} = U^T da_t, in rows
-            if t > 0:
-                torch.add(rec, dYs[t - 1], out=dh)
-        dm0 = dm if track_m else S[:, 1] * E[0, :, 1]  # else dL/dm_0 = du_f at t = 0
+        if not track_m and compiled_available(G):
+            da, rec, dc0, dn0, dm0 = torch.ops.lstm_lib_slstm_steps.slstm_backward(
+                G, E, Q, ZC, U_p, dY, dh_T, dc_T, dn_T)
+        else:
+            da, rec, dc0, dn0, dm0 = _backward_loop(G, E, Q, ZC, U_p, dY, dh_T, dc_T, dn_T,
+                                                    dm_T, track_m)
         need = ctx.needs_input_grad
         TN = T * N
         da2 = da.view(TN, H4)
@@ -263,6 +281,72 @@ class SLSTMFunction(torch.autograd.Function):
         dW = _zf((x.reshape(TN, -1).t() @ da2).t(), H) if need[5] else None
         dU = _zf(fused._recurrent_grad(da, h0, Y, None), H) if need[6] else None
         db = _zf(da2.sum(0), H) if need[7] or need[8] else None
-        return (dx, rec if need[1] else None, SB[:, 1].clone() if need[2] else None,
-                SB[:, 4].clone() if need[3] else None, dm0 if need[4] else None,
+        return (dx, rec if need[1] else None, dc0 if need[2] else None,
+                dn0 if need[3] else None, dm0 if need[4] else None,
                 dW, dU, db if need[7] else None, db if need[8] else None)
+
+
+def _backward_loop(G, E, Q, ZC, U_p, dY, dh_T, dc_T, dn_T, dm_T, track_m: bool):
+    """The backward time loop of :class:`SLSTMFunction` in torch ops, (S9)-(S14).
+
+    The saved buffers as :func:`_loop` leaves them; U_p (4H, H) in the blocks i, z, f, o;
+    the incoming gradients; ``track_m``: carry dm_t (S12), (S13) (a gradient reached c̄_T, n̄_T
+    or m_T). Returns da (T, N, 4H) (blocks i, z, f, o) and dL/d(h_0, c̄_0, n̄_0, m_0).
+    """
+    T, N, H4 = G.shape
+    H = H4 // 4
+    opts = {"dtype": G.dtype, "device": G.device}
+    # factors that do not depend on the recurrence, for all t at once, in place
+    one = G.new_ones(())
+    i_s, f_s, O = E[:, :, 0], E[:, :, 1], G[..., 3 * H:]
+    R = torch.empty(T, N, 2, H, **opts)  # d(c̄, n̄) / dh = o (1 / n̄, -q / n̄): (S9), (S10)
+    torch.div(O, ZC[1:, :, 1, 1], out=R[:, :, 0])
+    torch.mul(Q, R[:, :, 0], out=R[:, :, 1]).neg_()
+    # da = (s_i, dc̄, s_f, dh) ⊙ K, blocks i, z, f, o: (S11), (S14); K = (i', i' tanh'(z̃),
+    # f' (1 - f), q σ'(õ)), with 1 - f = σ(-f̃) = d log σ(f̃) / df̃
+    K = torch.empty(T, N, 4, H, **opts)
+    K[:, :, 0] = i_s
+    torch.addcmul(one, ZC[:T, :, 0, 0], ZC[:T, :, 0, 0], value=-1, out=K[:, :, 1]).mul_(i_s)
+    torch.neg(G[..., 2 * H:3 * H], out=K[:, :, 2]).sigmoid_().mul_(f_s)
+    torch.addcmul(O, O, O, value=-1, out=K[:, :, 3]).mul_(Q)
+    da = torch.empty_like(G)  # (T, N, 4H): i, z, f, o
+    das, DAs = da.unbind(0), da.unflatten(-1, (4, H)).unbind(0)
+    Rs, Ks, dYs = R.unbind(0), K.unbind(0), dY.unbind(0)
+    # (z_t, c̄_{t-1}) and (1, n̄_{t-1}), each (N, 2, H)
+    ZC0s, ZC1s = ZC[:T, :, :, 0].unbind(0), ZC[:T, :, :, 1].unbind(0)
+    Efs = E[:, :, 1:2].unbind(0)
+    # SB = (s_i, dc̄, s_f, dh, dn̄): dc̄ and dn̄ one strided pair, (s_i, dc̄, s_f, dh) lined
+    # up with da's blocks, s = (s_i, s_f) = (dc̄ z + dn̄, dc̄ c̄_{t-1} + dn̄ n̄_{t-1}) (S11)
+    SB = torch.empty(N, 5, H, **opts)
+    DC, S, SRC, dh = SB[:, 1::3], SB[:, 0:3:2], SB[:, :4], SB[:, 3]
+    dc1, dn1, dh1 = SB[:, 1:2], SB[:, 4:5], dh.unsqueeze(1)  # (N, 1, H)
+    SB[:, 1], SB[:, 4] = dc_T, dn_T
+    torch.add(dY[T - 1], dh_T, out=dh)
+    if track_m:
+        TK = (G[..., H:2 * H] >= G[..., :H]).to(G.dtype)  # take_f: log f + m_{t-1} won
+        OMF = torch.sigmoid(-G[..., 2 * H:3 * H]).unbind(0)  # 1 - f
+        Es, TKs = E.unbind(0), TK.unbind(0)
+        K_zo = K[:, :, 1::2].unbind(0)
+        dm = dm_T
+    for t in range(T - 1, -1, -1):
+        DC.addcmul_(Rs[t], dh1)  # (S9), (S10): total dc̄_t, dn̄_t
+        # (S11): du_i / i' = dc̄ z + dn̄, du_f / f' = dc̄ c̄_{t-1} + dn̄ n̄_{t-1}
+        torch.mul(ZC1s[t], dn1, out=S).addcmul_(ZC0s[t], dc1)
+        if track_m:  # (S12), (S13): dm_t and the max of (S6)
+            du_i, du_f = S[:, 0] * Es[t][:, 0], S[:, 1] * Es[t][:, 1]
+            dm = dm - du_i - du_f
+            routed = dm * TKs[t]
+            d_log_f = du_f + routed
+            DA = DAs[t]
+            torch.add(du_i, dm - routed, out=DA[:, 0])
+            torch.mul(d_log_f, OMF[t], out=DA[:, 2])
+            torch.mul(SB[:, 1:4:2], K_zo[t], out=DA[:, 1::2])
+            dm = d_log_f  # dL/dm_{t-1} from this step
+        else:  # dm_t = 0: da_i = du_i, da_f = du_f (1 - f)
+            torch.mul(SRC, Ks[t], out=DAs[t])
+        DC.mul_(Efs[t])  # dc̄_{t-1}, dn̄_{t-1} = f' (dc̄_t, dn̄_t)
+        rec = torch.mm(das[t], U_p)  # dh_{t-1} = U^T da_t, in rows
+        if t > 0:
+            torch.add(rec, dYs[t - 1], out=dh)
+    dm0 = dm if track_m else S[:, 1] * E[0, :, 1]  # else dL/dm_0 = du_f at t = 0
+    return da, rec, SB[:, 1].clone(), SB[:, 4].clone(), dm0
