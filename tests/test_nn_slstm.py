@@ -347,3 +347,14 @@ def test_without_the_compiled_loops_a_warning_and_the_python_loops(tmp_path, mon
     out, _ = layer(x)                                  # the Python loops serve
     with lnn.fast_path(False):
         torch.testing.assert_close(out, layer(x)[0], rtol=0, atol=1e-12)
+
+
+def test_fused_path_on_the_meta_device_gives_shapes():
+    layer = lnn.SLSTM(2, 3, num_layers=2, device="meta")
+    x = torch.empty(5, 4, 2, device="meta", requires_grad=True)
+    out, (h, c, n, m) = layer(x)
+    assert _fused(out) and out.shape == (5, 4, 3) and m.shape == (2, 4, 3)
+    out.sum().backward()
+    assert x.grad.shape == x.shape and layer.weight_hh_l1.grad.shape == (12, 3)
+    with torch.no_grad():
+        assert layer(x)[0].shape == (5, 4, 3)
