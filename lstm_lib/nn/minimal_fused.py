@@ -130,21 +130,31 @@ def _normalised_input_gate(k_f: Tensor, k_i: Tensor, *, training: bool):
     the last digits in float64 too. Where e^{−k} could overflow (k below about −86 in float32,
     −707 in float64) the softplus form is used for the whole tensor.
     """
-    bound = math.log(torch.finfo(k_f.dtype).max) - 2.0  # u + v stays finite above −bound
-    if k_f.numel() and min(k_f.min().item(), k_i.min().item()) < -bound:
+    if not k_f.numel():
+        return torch.empty_like(k_f), torch.empty_like(k_f), torch.empty_like(k_f)
+    lowest = min(k_f.amin().item(), k_i.amin().item())  # one host sync: which formula applies
+    if lowest < -(math.log(torch.finfo(k_f.dtype).max) - 2.0):  # u + v would overflow
         if not training:
             return F.softplus(k_f.neg_()).sub_(F.softplus(k_i.neg_())).sigmoid_(), None, None
         w = F.softplus(-k_f).sub_(F.softplus(-k_i)).sigmoid_()
         return w, _softplus_grad_neg(k_f), _softplus_grad_neg(k_i)
-    one_f = k_f >= -_SOFTPLUS_THRESHOLD  # where F.softplus(−k_f) is log(1 + e^{−k_f})
-    one_i = k_i >= -_SOFTPLUS_THRESHOLD
+    thresholded = lowest < -_SOFTPLUS_THRESHOLD  # rare: only then is a mask needed
+    e_f, u = _exp_softplus(k_f, thresholded, in_place=not training)
+    e_i, v = _exp_softplus(k_i, thresholded, in_place=not training)
     if not training:
-        u = k_f.neg_().exp_().add_(one_f)
-        v = k_i.neg_().exp_().add_(one_i)
         return u.div_(v.add_(u)), None, None
-    e_f, e_i = torch.exp(-k_f), torch.exp(-k_i)
-    u, v = e_f + one_f, e_i + one_i
     return u / (u + v), e_f.div_(u), e_i.div_(v)
+
+
+def _exp_softplus(k: Tensor, thresholded: bool, *, in_place: bool) -> tuple[Tensor, Tensor]:
+    """e^{−k} and u = e^{softplus(−k)} as F.softplus rounds it: 1 + e^{−k}, or e^{−k} itself
+    where −k > 20 (looked for only if ``thresholded``). ``in_place`` overwrites k, and e^{−k}
+    then shares u's memory where no threshold applies (the inference loop needs only u)."""
+    above = k < -_SOFTPLUS_THRESHOLD if thresholded else None
+    e = k.neg_().exp_() if in_place else torch.exp(-k)
+    if above is not None:
+        return e, torch.where(above, e, e + 1)
+    return e, (e.add_(1) if in_place else e + 1)
 
 
 def _lerp_loop(w: Tensor, g: Tensor, h0: Tensor) -> Tensor:
@@ -160,6 +170,22 @@ def _lerp_loop(w: Tensor, g: Tensor, h0: Tensor) -> Tensor:
 def _softplus_grad_neg(k: Tensor) -> Tensor:
     """d softplus(−k)/d(−k) as torch's autograd gives it: σ(−k), and 1 where −k > 20."""
     return torch.where(k < -_SOFTPLUS_THRESHOLD, 1.0, torch.sigmoid(k.neg()))
+
+
+def _candidate_grad(k_h: Tensor, g: Tensor) -> Tensor:
+    """g′(k_h): 1 above 0, g (1 − g) below (g = σ there), and 0 at 0 (relu′(0) = 0, as autograd
+    has it for :func:`lstm_lib.nn.minimal.candidate`); (T, N, H).
+
+    From sign(k_h) with float arithmetic only (torch runs it several times faster on a CPU than
+    comparisons into bool masks and a ``where``): above = max(sign, 0) and below = above − sign
+    are 1 on their side and 0 elsewhere; g is clamped to 1/2 so that the discarded g (1 − g) of
+    the a ≥ 0 side stays finite.
+    """
+    sign = torch.sign(k_h)
+    above = sign.clamp(min=0)  # 1 where k_h > 0
+    below = torch.sub(above, sign)  # 1 where k_h < 0
+    s = g.clamp(max=0.5)  # = g = σ(k_h) below 0
+    return below.mul_(s).mul_(torch.rsub(s, 1)).add_(above)
 
 
 class _FusedMinimal(torch.autograd.Function):
@@ -201,9 +227,7 @@ class _FusedMinimal(torch.autograd.Function):
             # saved tensors stay untouched: a graph may be differentiated more than once
             dk = [torch.mul(sp_f, dw).neg_(),  # dL/dk_f = −dL/dd softplus′(−k_f)
                   dw.mul_(sp_i)]  # dL/dk_i = dL/dd softplus′(−k_i)
-        # g′(k_h): 1 above 0, g (1 − g) below (g = σ there), 0 at 0 (relu′(0) = 0 in autograd)
-        g_prime = torch.where(k_h > 0, 1.0, torch.rsub(g, 1).mul_(g).mul_(k_h < 0))
-        dk.append(dg.mul_(g_prime))  # dL/dk_h
+        dk.append(dg.mul_(_candidate_grad(k_h, g)))  # dL/dk_h
         return (None,) + _linear_backward(ctx, x2, weight_ih, dk) + (d_h0,)
 
 
