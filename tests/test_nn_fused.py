@@ -231,7 +231,8 @@ def test_fast_path_does_not_apply_where_unsupported():
     assert _uses_fast_path(lnn.LSTM(3, 4, variant="NIAF"), x)  # a flag of the LSTM's loops
     assert _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="NOAF"), x)
     assert not _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="NIG"), x)
-    assert not _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="FGR"), x)
+    assert _uses_fast_path(lnn.PeepholeLSTM(3, 4, variant="FGR"), x)  # flag 16 of the loops
+    assert _uses_fast_path(lnn.LSTM(3, 4, variant="FGR"), x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not _uses_fast_path(layer, x)
 

@@ -15,7 +15,14 @@
 //
 // Layout as in fused.py: gate blocks with o moved to the front, o, (i,) f, g (nd = 3, or 2 for
 // the CIFG); G (T, N, gH) holds W x_t + b on entry and the gate activations on return.
-// flags: 1 CIFG (C1), 2 peepholes (P1)-(P3), 4 NIAF (g_t = a_g), 8 NOAF (h_t = o_t ⊙ c_t).
+// flags: 1 CIFG (C1), 2 peepholes (P1)-(P3), 4 NIAF (g_t = a_g), 8 NOAF (h_t = o_t ⊙ c_t),
+// 16 FGR (Greff's full gate recurrence: the pre-activations of o, i, f receive R q_{t-1}, with
+// q_t = [o_t; i_t; f_t] (N, 3H), the first 3H columns of G[t]; R and q in blocks o, i, f too).
+// For FGR the raw path makes one product per step of [h_{t-1}, q_{t-1}] (N, 4H) with the
+// combined weight [U^T; R^T 0] (4H, gH), and in the backward one of da_t with [U | R 0]
+// (gH, 4H), which gives dh_{t-1} and dq_{t-1} = R^T da_{s,t} together: at small H a call costs
+// more than its arithmetic. From H = kFGRSplit on, the zero block (3H² of 16H² per row) is real
+// work, and two products (U, then R on the o, i, f columns) are faster.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -40,7 +47,8 @@ namespace {
 
 using at::Tensor;
 
-constexpr int64_t kCIFG = 1, kPeep = 2, kNIAF = 4, kNOAF = 8;
+constexpr int64_t kCIFG = 1, kPeep = 2, kNIAF = 4, kNOAF = 8, kFGR = 16;
+constexpr int64_t kFGRSplit = 64;
 
 // ---- float32 / float64 on the CPU: one vectorised pass per step ---------------------------
 inline float exp_(float x) { return expf(x); }
@@ -64,14 +72,18 @@ void with_flags(int64_t flags, Fn&& fn) {
     case kNOAF: return fn(std::integral_constant<int, kNOAF>{});
     case kPeep | kNIAF: return fn(std::integral_constant<int, kPeep | kNIAF>{});
     case kPeep | kNOAF: return fn(std::integral_constant<int, kPeep | kNOAF>{});
+    case kFGR: return fn(std::integral_constant<int, kFGR>{});
+    case kPeep | kFGR: return fn(std::integral_constant<int, kPeep | kFGR>{});
     default: TORCH_CHECK(false, "lstm_lib_steps: unsupported flags ", flags);
   }
 }
 
+// z (FGR only): the next product's left operand [h_t (masked), o_t, i_t, f_t], rows of 4H
 template <typename T, int F>
 void forward_step(T* g, const T* c_prev, T* c, T* tc, T* h, T* h_in, const T* mask,
-                  const T* p_i, const T* p_f, const T* p_o, int64_t N, int64_t H) {
-  constexpr bool cifg = F & kCIFG, peep = F & kPeep, niaf = F & kNIAF, noaf = F & kNOAF;
+                  const T* p_i, const T* p_f, const T* p_o, T* z, int64_t N, int64_t H) {
+  constexpr bool cifg = F & kCIFG, peep = F & kPeep, niaf = F & kNIAF, noaf = F & kNOAF,
+                 fgr = F & kFGR;
   const int64_t gH = (cifg ? 3 : 4) * H;
   at::parallel_for(0, N, grain(N, gH), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
@@ -81,10 +93,11 @@ void forward_step(T* g, const T* c_prev, T* c, T* tc, T* h, T* h_in, const T* ma
       T* ag = ao + gH - H;
       const T* cp = c_prev + n * H;
       T *cn = c + n * H, *tcn = tc + n * H, *hn = h + n * H;
+      T* zn = fgr ? z + n * 4 * H : nullptr;
 #pragma omp simd
       for (int64_t j = 0; j < H; ++j) {
         const T cpj = cp[j];
-        T a_f = af[j], a_o = ao[j], cj, t;
+        T a_f = af[j], a_o = ao[j], cj, t, i = T(0);
         if constexpr (peep) a_f += p_f[j] * cpj;                            // (P2)
         const T f = sigmoid_(a_f);                                          // (L2)
         T gg = ag[j];
@@ -94,7 +107,7 @@ void forward_step(T* g, const T* c_prev, T* c, T* tc, T* h, T* h_in, const T* ma
         } else {
           T a_i = ai[j];
           if constexpr (peep) a_i += p_i[j] * cpj;                          // (P1)
-          const T i = sigmoid_(a_i);                                        // (L1)
+          i = sigmoid_(a_i);                                                // (L1)
           cj = f * cpj + i * gg;                                            // (L5)
           ai[j] = i;
         }
@@ -111,8 +124,16 @@ void forward_step(T* g, const T* c_prev, T* c, T* tc, T* h, T* h_in, const T* ma
         cn[j] = cj;
         tcn[j] = t;
         hn[j] = o * t;                                                      // (L6)
+        if constexpr (fgr) {                                                // q_t for t + 1
+          zn[H + j] = o;
+          zn[2 * H + j] = i;
+          zn[3 * H + j] = f;
+        }
       }
-      if (mask != nullptr) {
+      if constexpr (fgr) {
+        const T* m = mask != nullptr ? mask + n * H : nullptr;
+        for (int64_t j = 0; j < H; ++j) zn[j] = m != nullptr ? hn[j] * m[j] : hn[j];
+      } else if (mask != nullptr) {
         const T* m = mask + n * H;
         T* hi = h_in + n * H;
 #pragma omp simd
@@ -122,10 +143,13 @@ void forward_step(T* g, const T* c_prev, T* c, T* tc, T* h, T* h_in, const T* ma
   });
 }
 
+// dq (FGR only): dL/dq_t, blocks o, i, f, rows dq_stride apart; it enters before σ'
 template <typename T, int F>
 void backward_step(const T* g, const T* tc, const T* c_prev, const T* dh, T* dc, T* da,
-                   const T* p_i, const T* p_f, const T* p_o, int64_t N, int64_t H) {
-  constexpr bool cifg = F & kCIFG, peep = F & kPeep, niaf = F & kNIAF, noaf = F & kNOAF;
+                   const T* p_i, const T* p_f, const T* p_o, const T* dq, int64_t dq_stride,
+                   int64_t N, int64_t H) {
+  constexpr bool cifg = F & kCIFG, peep = F & kPeep, niaf = F & kNIAF, noaf = F & kNOAF,
+                 fgr = F & kFGR;
   const int64_t gH = (cifg ? 3 : 4) * H;
   at::parallel_for(0, N, grain(N, gH), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
@@ -139,14 +163,25 @@ void backward_step(const T* g, const T* tc, const T* c_prev, const T* dh, T* dc,
       T* dag = dao + gH - H;
       const T *tcn = tc + n * H, *cp = c_prev + n * H, *dhn = dh + n * H;
       T* dcn = dc + n * H;
+      const T* dqn = fgr ? dq + n * dq_stride : nullptr;
 #pragma omp simd
       for (int64_t j = 0; j < H; ++j) {
         const T o = go[j], f = gf[j], gj = gg[j], t = tcn[j], d_h = dhn[j];
-        const T do_pre = t * (o - o * o);                   // ∂h/∂a_o = tanh(c_t) ⊙ o(1 - o)
+        T dq_i = T(0), dq_f = T(0), d_o, d_c;
         T k1 = o;                                           // ∂h/∂c_t: o for NOAF, else
         if constexpr (!noaf) k1 = o * (T(1) - t * t);       //   o ⊙ (1 - tanh²(c_t))
-        if constexpr (peep) k1 += do_pre * p_o[j];          // ... and through o_t (P3)
-        const T d_c = dcn[j] + d_h * k1;                    // (L7)
+        if constexpr (fgr) {                                // dq_t joins before σ'
+          dq_i = dqn[H + j];
+          dq_f = dqn[2 * H + j];
+          d_o = (o - o * o) * (t * d_h + dqn[j]);
+          d_c = dcn[j] + d_h * k1;                          // (L7)
+          if constexpr (peep) d_c += d_o * p_o[j];          // ... the full da_o through (P3)
+        } else {
+          const T do_pre = t * (o - o * o);                 // ∂h/∂a_o = tanh(c_t) ⊙ o(1 - o)
+          if constexpr (peep) k1 += do_pre * p_o[j];        // ... and through o_t (P3)
+          d_c = dcn[j] + d_h * k1;                          // (L7)
+          d_o = do_pre * d_h;
+        }
         T dg = T(1);                                        // tanh'(a_g); 1 for NIAF
         if constexpr (!niaf) dg = T(1) - gj * gj;
         const T df = (f - f * f) * d_c;
@@ -156,12 +191,17 @@ void backward_step(const T* g, const T* tc, const T* c_prev, const T* dh, T* dc,
           d_g = dg * (T(1) - f) * d_c;
         } else {
           const T i = gi[j];
-          d_i = (i - i * i) * gj * d_c;                     // (L8)
-          d_f = df * cp[j];
+          if constexpr (fgr) {
+            d_i = (i - i * i) * (gj * d_c + dq_i);
+            d_f = (f - f * f) * (cp[j] * d_c + dq_f);
+          } else {
+            d_i = (i - i * i) * gj * d_c;                   // (L8)
+            d_f = df * cp[j];
+          }
           d_g = dg * i * d_c;
           dai[j] = d_i;
         }
-        dao[j] = do_pre * d_h;
+        dao[j] = d_o;
         daf[j] = d_f;
         dag[j] = d_g;
         T dc_prev = d_c * f;                                // (L9)
@@ -194,8 +234,11 @@ std::tuple<Tensor, Tensor, Tensor> forward_fused(Tensor G, const Tensor& h0, con
                                                  const c10::optional<Tensor>& p_if,
                                                  const c10::optional<Tensor>& p_o,
                                                  const c10::optional<Tensor>& h_mask,
+                                                 const c10::optional<Tensor>& R_t,
+                                                 const c10::optional<Tensor>& q0,
                                                  int64_t flags) {
-  const int64_t T = G.size(0), N = G.size(1), H = h0.size(-1);
+  const int64_t T = G.size(0), N = G.size(1), gH = G.size(2), H = h0.size(-1);
+  const bool fgr = flags & kFGR;
   Tensor C = at::empty({T, N, H}, G.options());
   Tensor TC = at::empty_like(C);
   Tensor Y = at::empty_like(C);
@@ -204,12 +247,30 @@ std::tuple<Tensor, Tensor, Tensor> forward_fused(Tensor G, const Tensor& h0, con
   auto pif = like(p_if, G), po = like(p_o, G);
   Tensor h_in = mask.has_value() ? h0 * *mask : h0;
   Tensor h_buf = at::empty({N, H}, G.options());
+  Tensor Wc = U_t, Z;  // FGR: [h_{t-1}, q_{t-1}] (N, 4H) @ [U^T; R^T 0] (4H, gH), one product
+  const bool split = fgr && H >= kFGRSplit;
+  if (fgr) {
+    if (!split) {
+      Wc = at::zeros({4 * H, gH}, G.options());
+      Wc.narrow(0, 0, H).copy_(U_t);
+      Wc.narrow(0, H, 3 * H).narrow(1, 0, 3 * H).copy_(*R_t);
+    }
+    Z = at::empty({N, 4 * H}, G.options());
+    Z.narrow(1, 0, H).copy_(h_in);
+    Z.narrow(1, H, 3 * H).copy_(*q0);
+    h_in = Z;
+  }
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_forward", [&] {
     const scalar_t* pi = pif.has_value() ? pif->data_ptr<scalar_t>() : nullptr;
     const scalar_t* pf = pi != nullptr ? pi + H : nullptr;
     for (int64_t t = 0; t < T; ++t) {
       Tensor Gt = G.select(0, t);
-      Gt.addmm_(h_in, U_t);  // (N, gH) pre-activations of (L1)-(L4)
+      if (split) {
+        Gt.addmm_(Z.narrow(1, 0, H), U_t);  // (N, gH) pre-activations of (L1)-(L4)
+        Gt.narrow(1, 0, 3 * H).addmm_(Z.narrow(1, H, 3 * H), *R_t);  // + R q_{t-1}
+      } else {
+        Gt.addmm_(h_in, Wc);  // (N, gH) pre-activations of (L1)-(L4) (+ R q_{t-1} for FGR)
+      }
       const scalar_t* cp = t > 0 ? C.select(0, t - 1).data_ptr<scalar_t>()
                                  : c0c.data_ptr<scalar_t>();
       Tensor Yt = Y.select(0, t);
@@ -218,21 +279,23 @@ std::tuple<Tensor, Tensor, Tensor> forward_fused(Tensor G, const Tensor& h0, con
             Gt.data_ptr<scalar_t>(), cp, C.select(0, t).data_ptr<scalar_t>(),
             TC.select(0, t).data_ptr<scalar_t>(), Yt.data_ptr<scalar_t>(),
             h_buf.data_ptr<scalar_t>(), data_or_null<scalar_t>(mask), pi, pf,
-            data_or_null<scalar_t>(po), N, H);
+            data_or_null<scalar_t>(po), fgr ? Z.data_ptr<scalar_t>() : nullptr, N, H);
       });
-      h_in = mask.has_value() ? h_buf : Yt;
+      h_in = fgr ? Z : mask.has_value() ? h_buf : Yt;
     }
   });
   return {C, TC, Y};
 }
 
-std::tuple<Tensor, Tensor, Tensor> backward_fused(
+std::tuple<Tensor, Tensor, Tensor, Tensor> backward_fused(
     const Tensor& G, const Tensor& C, const Tensor& TC, const Tensor& c0, const Tensor& U_p,
     const c10::optional<Tensor>& p_i, const c10::optional<Tensor>& p_f,
-    const c10::optional<Tensor>& p_o, const c10::optional<Tensor>& h_mask, const Tensor& dY_,
-    const Tensor& dh_T, const Tensor& dc_T, int64_t flags) {
+    const c10::optional<Tensor>& p_o, const c10::optional<Tensor>& h_mask,
+    const c10::optional<Tensor>& R_p, const Tensor& dY_, const Tensor& dh_T, const Tensor& dc_T,
+    const c10::optional<Tensor>& dq_T, int64_t flags) {
   const int64_t T = G.size(0), N = G.size(1), gH = G.size(2);
   const int64_t H = gH / ((flags & kCIFG) ? 3 : 4);
+  const bool fgr = flags & kFGR;
   Tensor dY = dY_.to(G.scalar_type()).contiguous(), c0c = c0.to(G.scalar_type()).contiguous();
   auto mask = like(h_mask, G);
   auto pi_ = like(p_i, G), pf_ = like(p_f, G), po_ = like(p_o, G);
@@ -240,7 +303,19 @@ std::tuple<Tensor, Tensor, Tensor> backward_fused(
   Tensor dh = (dY.select(0, T - 1) + dh_T).to(G.scalar_type()).contiguous();
   Tensor dc = dc_T.to(G.scalar_type()).clone(at::MemoryFormat::Contiguous);
   Tensor rec = at::empty({N, H}, G.options());
+  // FGR: da_t (N, gH) @ [U | R 0] (gH, 4H) gives [U^T da_t, dq_{t-1} = R^T da_{s,t}] at once
+  Tensor Vc, out;
+  Tensor dq = fgr ? dq_T->to(G.scalar_type()).contiguous() : at::empty({N, 0}, G.options());
+  int64_t dq_stride = 3 * H;
+  const bool split = fgr && H >= kFGRSplit;
+  if (fgr && !split) {
+    Vc = at::zeros({gH, 4 * H}, G.options());
+    Vc.narrow(1, 0, H).copy_(U_p);
+    Vc.narrow(0, 0, 3 * H).narrow(1, H, 3 * H).copy_(*R_p);
+    out = at::empty({N, 4 * H}, G.options());
+  }
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_backward", [&] {
+    const scalar_t* dq_ptr = fgr ? dq.data_ptr<scalar_t>() : nullptr;
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* cp = t > 0 ? C.select(0, t - 1).data_ptr<scalar_t>()
                                  : c0c.data_ptr<scalar_t>();
@@ -250,10 +325,26 @@ std::tuple<Tensor, Tensor, Tensor> backward_fused(
             G.select(0, t).data_ptr<scalar_t>(), TC.select(0, t).data_ptr<scalar_t>(), cp,
             dh.data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(), da_t.data_ptr<scalar_t>(),
             data_or_null<scalar_t>(pi_), data_or_null<scalar_t>(pf_),
-            data_or_null<scalar_t>(po_), N, H);
+            data_or_null<scalar_t>(po_), dq_ptr, dq_stride, N, H);
       });
       // (L10): dh_{t-1} = U^T da_t (rows), through the dropout mask, + the output's gradient
-      if (mask.has_value()) {
+      if (fgr) {
+        Tensor r;
+        if (split) {
+          r = at::mm(da_t, U_p);
+          dq = at::mm(da_t.narrow(1, 0, 3 * H), *R_p);  // dq_{t-1} = R^T da_{s,t}
+        } else {
+          at::mm_out(out, da_t, Vc);
+          r = out.narrow(1, 0, H);
+        }
+        if (mask.has_value()) {
+          dh = t > 0 ? at::addcmul(dY.select(0, t - 1), r, *mask) : r * *mask;
+        } else {
+          dh = t > 0 ? at::add(dY.select(0, t - 1), r) : r.clone();
+        }
+        dq_ptr = split ? dq.data_ptr<scalar_t>() : out.data_ptr<scalar_t>() + H;
+        dq_stride = split ? 3 * H : 4 * H;
+      } else if (mask.has_value()) {
         at::mm_out(rec, da_t, U_p).mul_(*mask);
         dh = t > 0 ? rec.add(dY.select(0, t - 1)) : rec.clone();
       } else {
@@ -261,7 +352,8 @@ std::tuple<Tensor, Tensor, Tensor> backward_fused(
       }
     }
   });
-  return {da, dh, dc};
+  if (fgr && !split) dq = out.narrow(1, H, 3 * H).clone(at::MemoryFormat::Contiguous);
+  return {da, dh, dc, dq};
 }
 
 // ---- any other dtype or device: the Python loops' ATen calls, from C++ ---------------------
@@ -271,21 +363,28 @@ std::tuple<Tensor, Tensor, Tensor> forward_aten(Tensor G, const Tensor& h0, cons
                                                 const c10::optional<Tensor>& p_if,
                                                 const c10::optional<Tensor>& p_o,
                                                 const c10::optional<Tensor>& h_mask,
+                                                const c10::optional<Tensor>& R_t,
+                                                const c10::optional<Tensor>& q0,
                                                 int64_t flags) {
   const bool cifg = flags & kCIFG, peep = flags & kPeep, niaf = flags & kNIAF,
-             noaf = flags & kNOAF;
+             noaf = flags & kNOAF, fgr = flags & kFGR;
   const int64_t T = G.size(0), N = G.size(1), gH = G.size(2), H = h0.size(-1);
   const int64_t nd = cifg ? 2 : 3;
   Tensor C = at::empty({T, N, H}, G.options());
   Tensor TC = at::empty_like(C);
   Tensor Y = at::empty_like(C);
-  Tensor h = h0, c = c0;
+  Tensor h = h0, c = c0, q = fgr ? *q0 : Tensor();
   for (int64_t t = 0; t < T; ++t) {
     Tensor Gt = G.select(0, t);
     Tensor O = Gt.narrow(1, 0, H), F = Gt.narrow(1, gH - 2 * H, H), Gg = Gt.narrow(1, gH - H, H);
     Tensor Ct = C.select(0, t), TCt = TC.select(0, t), Yt = Y.select(0, t);
     Tensor h_in = h_mask.has_value() ? h * *h_mask : h;
     Gt.addmm_(h_in, U_t);  // (N, gH) pre-activations of (L1)-(L4)
+    if (fgr) {  // + R q_{t-1} on o, i, f; q_t is this block once σ ran
+      Tensor s = Gt.narrow(1, 0, 3 * H);
+      s.addmm_(q, *R_t);
+      q = s;
+    }
     if (peep) {  // (P1), (P2): i and f look at c_{t-1}
       Gt.narrow(1, H, 2 * H).view({N, 2, H}).addcmul_(*p_if, c.unsqueeze(1)).sigmoid_();
     } else {
@@ -309,19 +408,21 @@ std::tuple<Tensor, Tensor, Tensor> forward_aten(Tensor G, const Tensor& h0, cons
 }
 
 // backward: returns da (T, N, gH), the gradient on the pre-activations (o first), dh_0, dc_0
-std::tuple<Tensor, Tensor, Tensor> backward_aten(
+std::tuple<Tensor, Tensor, Tensor, Tensor> backward_aten(
     const Tensor& G, const Tensor& C, const Tensor& TC, const Tensor& c0, const Tensor& U_p,
     const c10::optional<Tensor>& p_i, const c10::optional<Tensor>& p_f,
-    const c10::optional<Tensor>& p_o, const c10::optional<Tensor>& h_mask, const Tensor& dY,
-    const Tensor& dh_T, const Tensor& dc_T, int64_t flags) {
+    const c10::optional<Tensor>& p_o, const c10::optional<Tensor>& h_mask,
+    const c10::optional<Tensor>& R_p, const Tensor& dY, const Tensor& dh_T, const Tensor& dc_T,
+    const c10::optional<Tensor>& dq_T, int64_t flags) {
   const bool cifg = flags & kCIFG, peep = flags & kPeep, niaf = flags & kNIAF,
-             noaf = flags & kNOAF;
+             noaf = flags & kNOAF, fgr = flags & kFGR;
   const int64_t T = G.size(0), N = G.size(1), gH = G.size(2);
   const int64_t H = gH / (cifg ? 3 : 4), nd = cifg ? 2 : 3;
   Tensor one = at::ones({}, G.options());
   Tensor da = at::empty_like(G);
   Tensor dh = dY.select(0, T - 1) + dh_T;
   Tensor dc = dc_T;
+  Tensor dq = fgr ? *dq_T : at::empty({G.size(1), 0}, G.options());  // dL/dq_t, blocks o, i, f
   for (int64_t t = T - 1; t >= 0; --t) {
     Tensor S = G.select(0, t), tc = TC.select(0, t);
     Tensor c_prev = t > 0 ? C.select(0, t - 1) : c0;
@@ -335,28 +436,38 @@ std::tuple<Tensor, Tensor, Tensor> backward_aten(
     } else {
       at::addcmul_out(da_g, one, g, g, -1);  // tanh' = 1 - g², (L8)
     }
-    da_o.mul_(tc);  // (L8)
     Tensor K1 = noaf ? o.clone() : at::addcmul(one, tc, tc, -1).mul_(o);
-    if (peep) K1.addcmul_(da_o, *p_o);
-    dc = at::addcmul(dc, dh, K1);  // (L7)
-    da_o.mul_(dh);
-    if (cifg) {
-      da_f.mul_(c_prev - g);
-      da_g.mul_(1 - f);
+    if (fgr) {  // dq_t enters before σ'
+      da_o.mul_(at::addcmul(dq.narrow(1, 0, H), tc, dh));
+      dc = at::addcmul(dc, dh, K1);  // (L7)
+      if (peep) dc.addcmul_(da_o, *p_o);
+      da_t.narrow(1, H, H).mul_(at::addcmul(dq.narrow(1, H, H), g, dc));
+      da_f.mul_(at::addcmul(dq.narrow(1, 2 * H, H), c_prev, dc));
+      da_g.mul_(S.narrow(1, H, H)).mul_(dc);
     } else {
-      Tensor i = S.narrow(1, H, H);
-      da_t.narrow(1, H, H).mul_(g);  // (L8)
-      da_f.mul_(c_prev);
-      da_g.mul_(i);
+      da_o.mul_(tc);  // (L8)
+      if (peep) K1.addcmul_(da_o, *p_o);
+      dc = at::addcmul(dc, dh, K1);  // (L7)
+      da_o.mul_(dh);
+      if (cifg) {
+        da_f.mul_(c_prev - g);
+        da_g.mul_(1 - f);
+      } else {
+        Tensor i = S.narrow(1, H, H);
+        da_t.narrow(1, H, H).mul_(g);  // (L8)
+        da_f.mul_(c_prev);
+        da_g.mul_(i);
+      }
+      da_t.narrow(1, H, nd * H).view({N, nd, H}).mul_(dc.unsqueeze(1));
     }
-    da_t.narrow(1, H, nd * H).view({N, nd, H}).mul_(dc.unsqueeze(1));
     dc = dc * f;  // (L9)
     if (peep) dc.addcmul_(da_t.narrow(1, H, H), *p_i).addcmul_(da_f, *p_f);
     Tensor rec = at::mm(da_t, U_p);  // (L10)
     if (h_mask.has_value()) rec = rec.mul_(*h_mask);
     dh = t > 0 ? rec.add_(dY.select(0, t - 1)) : rec;
+    if (fgr) dq = at::mm(da_t.narrow(1, 0, 3 * H), *R_p);  // dq_{t-1} = R^T da_{s,t}
   }
-  return {da, dh, dc};
+  return {da, dh, dc, dq};
 }
 
 std::tuple<Tensor, Tensor, Tensor> lstm_forward(Tensor G, const Tensor& h0, const Tensor& c0,
@@ -364,28 +475,36 @@ std::tuple<Tensor, Tensor, Tensor> lstm_forward(Tensor G, const Tensor& h0, cons
                                                 const c10::optional<Tensor>& p_if,
                                                 const c10::optional<Tensor>& p_o,
                                                 const c10::optional<Tensor>& h_mask,
+                                                const c10::optional<Tensor>& R_t,
+                                                const c10::optional<Tensor>& q0,
                                                 int64_t flags) {
-  return elementwise_in_cpp(G) ? forward_fused(G, h0, c0, U_t, p_if, p_o, h_mask, flags)
-                               : forward_aten(G, h0, c0, U_t, p_if, p_o, h_mask, flags);
+  TORCH_CHECK(!(flags & kFGR) || (R_t.has_value() && q0.has_value()),
+              "lstm_lib_steps: FGR needs R_t and q0");
+  auto run = elementwise_in_cpp(G) ? forward_fused : forward_aten;
+  return run(G, h0, c0, U_t, p_if, p_o, h_mask, R_t, q0, flags);
 }
 
-std::tuple<Tensor, Tensor, Tensor> lstm_backward(
+std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(
     const Tensor& G, const Tensor& C, const Tensor& TC, const Tensor& c0, const Tensor& U_p,
     const c10::optional<Tensor>& p_i, const c10::optional<Tensor>& p_f,
-    const c10::optional<Tensor>& p_o, const c10::optional<Tensor>& h_mask, const Tensor& dY,
-    const Tensor& dh_T, const Tensor& dc_T, int64_t flags) {
+    const c10::optional<Tensor>& p_o, const c10::optional<Tensor>& h_mask,
+    const c10::optional<Tensor>& R_p, const Tensor& dY, const Tensor& dh_T, const Tensor& dc_T,
+    const c10::optional<Tensor>& dq_T, int64_t flags) {
+  TORCH_CHECK(!(flags & kFGR) || (R_p.has_value() && dq_T.has_value()),
+              "lstm_lib_steps: FGR needs R_p and dq_T");
   auto run = elementwise_in_cpp(G) ? backward_fused : backward_aten;
-  return run(G, C, TC, c0, U_p, p_i, p_f, p_o, h_mask, dY, dh_T, dc_T, flags);
+  return run(G, C, TC, c0, U_p, p_i, p_f, p_o, h_mask, R_p, dY, dh_T, dc_T, dq_T, flags);
 }
 
 }  // namespace
 
 TORCH_LIBRARY(lstm_lib_steps, m) {
   m.def("lstm_forward(Tensor(a!) G, Tensor h0, Tensor c0, Tensor U_t, Tensor? p_if, "
-        "Tensor? p_o, Tensor? h_mask, int flags) -> (Tensor, Tensor, Tensor)",
+        "Tensor? p_o, Tensor? h_mask, Tensor? R_t, Tensor? q0, int flags) "
+        "-> (Tensor, Tensor, Tensor)",
         &lstm_forward);
   m.def("lstm_backward(Tensor G, Tensor C, Tensor TC, Tensor c0, Tensor U_p, Tensor? p_i, "
-        "Tensor? p_f, Tensor? p_o, Tensor? h_mask, Tensor dY, Tensor dh_T, Tensor dc_T, "
-        "int flags) -> (Tensor, Tensor, Tensor)",
+        "Tensor? p_f, Tensor? p_o, Tensor? h_mask, Tensor? R_p, Tensor dY, Tensor dh_T, "
+        "Tensor dc_T, Tensor? dq_T, int flags) -> (Tensor, Tensor, Tensor, Tensor)",
         &lstm_backward);
 }

@@ -2,8 +2,11 @@
 
 At small sizes a training step of the fused LSTM path is mostly the Python interpreter
 dispatching ~20 small torch ops per time step (at H = 32 each op moves a few kilobytes).
-``_steps.cpp`` makes the same ATen calls, in the same order, from a C++ loop, so the results
-are bit-identical to the Python loops and only the dispatch cost goes. It is compiled with
+``_steps.cpp`` runs each step as one BLAS product (two for FGR from H = 64 on) and one
+vectorised element pass for float32/float64 on the CPU (the same equations as the Python loops,
+equal to rounding), and for other dtypes the Python loops' ATen calls in the same order (the
+same bits); the flags are those of :class:`lstm_lib.nn.fused.LSTMFunction`, CIFG, peepholes,
+NIAF, NOAF and FGR. It is compiled with
 :func:`torch.utils.cpp_extension.load` (a C++ compiler and ``ninja``; ``make venv`` installs
 ninja and builds it once, into torch's extension cache) the first time a layer needs it.
 
@@ -86,8 +89,20 @@ def _build() -> None:
     cflags, ldflags = _flags()
     with warnings.catch_warnings():  # torch's notes on the toolchain; a failure raises anyway
         warnings.simplefilter("ignore")
-        cpp_extension.load(name="lstm_lib_steps", sources=[str(_SOURCE)], extra_cflags=cflags,
-                           extra_ldflags=ldflags, is_python_module=False, verbose=False)
+        cpp_extension.load(name=_build_name(cflags, ldflags), sources=[str(_SOURCE)],
+                           extra_cflags=cflags, extra_ldflags=ldflags, is_python_module=False,
+                           verbose=False)
+
+
+def _build_name(cflags: list[str], ldflags: list[str]) -> str:
+    """The build's name, hence its folder in torch's extension cache: one per source text and
+    flags. Under one shared name two checkouts with different sources (a git worktree next to
+    the main one) would rebuild the same folder in turn, and a process could load the other's
+    library, whose operators have another schema."""
+    import hashlib
+
+    key = "\0".join([_SOURCE.read_text(), *cflags, *ldflags]).encode()
+    return f"lstm_lib_steps_{hashlib.sha256(key).hexdigest()[:12]}"
 
 
 def _flags() -> tuple[list[str], list[str]]:
@@ -125,15 +140,19 @@ def _ninja_on_path() -> None:
     os.environ["PATH"] = os.pathsep.join([d for d in dirs if d not in path] + path)
 
 
-def lstm_forward(G, h0, c0, U_t, p_if, p_o, h_mask, flags: int):
-    """The forward loop (see ``_steps.cpp``); G in place, returns C, TC, Y."""
-    return torch.ops.lstm_lib_steps.lstm_forward(G, h0, c0, U_t, p_if, p_o, h_mask, flags)
+def lstm_forward(G, h0, c0, U_t, p_if, p_o, h_mask, R_t, q0, flags: int):
+    """The forward loop (see ``_steps.cpp``; FGR's R_t (3H, 3H) and q0 (N, 3H) in blocks o, i, f,
+    else None); G in place, returns C, TC, Y."""
+    return torch.ops.lstm_lib_steps.lstm_forward(G, h0, c0, U_t, p_if, p_o, h_mask, R_t, q0,
+                                                 flags)
 
 
-def lstm_backward(G, C, TC, c0, U_p, p_i, p_f, p_o, h_mask, dY, dh_T, dc_T, flags: int):
-    """The backward loop (see ``_steps.cpp``); returns da, dh_0, dc_0."""
+def lstm_backward(G, C, TC, c0, U_p, p_i, p_f, p_o, h_mask, R_p, dY, dh_T, dc_T, dq_T,
+                  flags: int):
+    """The backward loop (see ``_steps.cpp``); returns da, dh_0, dc_0 and dq_0 (FGR's gradient
+    of q0; (N, 0) otherwise)."""
     return torch.ops.lstm_lib_steps.lstm_backward(G, C, TC, c0, U_p, p_i, p_f, p_o, h_mask,
-                                                  dY, dh_T, dc_T, flags)
+                                                  R_p, dY, dh_T, dc_T, dq_T, flags)
 
 
 def report() -> None:

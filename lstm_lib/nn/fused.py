@@ -16,8 +16,9 @@ once more, in torch, as a :class:`torch.autograd.Function` per cell family:
 
 Pure torch ops, so it runs on any device. The layers use it automatically when it applies
 (:func:`applies`) and a gradient is needed (without one, :mod:`lstm_lib.nn.inference`
-serves): no gate recording, no Greff variant, no ``lengths``/PackedSequence, no autocast,
-no empty batch; variational recurrent dropout masks are supported. Otherwise they keep the
+serves): no gate recording, no Greff variant other than NIG, NFG, NOG, NIAF, NOAF and FGR, no
+``lengths``/PackedSequence, no autocast, no empty batch; variational recurrent dropout masks are
+supported. Otherwise they keep the
 generic loop. Turn it off with ``lnn.fast_path(False)`` (a call, or a context
 manager) or with the environment variable ``LSTM_LIB_FAST=0`` (read at import).
 
@@ -50,7 +51,10 @@ CONSTANT_GATES = {"NIG": 0, "NFG": 1, "NOG": 3}
 # Greff's ablations that drop a nonlinearity, of lnn.LSTM and lnn.PeepholeLSTM: a flag of the
 # LSTM loops (NIAF: g_t = a_g, so tanh' becomes 1; NOAF: h_t = o_t ⊙ c_t, so tanh(c_t) becomes c_t)
 NO_ACTIVATION = ("NIAF", "NOAF")
-_FLAGS = {"CIFG": 1, "PeepholeLSTM": 2, "NIAF": 4, "NOAF": 8}  # the loops' flags (_steps.cpp)
+# Greff's variants of lnn.LSTM and lnn.PeepholeLSTM that are flags of LSTMFunction's loops: the
+# two above and FGR (full gate recurrence: R [i; f; o]_{t-1} enters the gates' pre-activations)
+LOOP_VARIANTS = (*NO_ACTIVATION, "FGR")
+_FLAGS = {"CIFG": 1, "PeepholeLSTM": 2, "NIAF": 4, "NOAF": 8, "FGR": 16}  # the loops' flags
 
 
 class fast_path:  # noqa: N801 - used like a function, as torch.set_grad_enabled
@@ -84,8 +88,8 @@ def applies(mode: str, variant: str | None, x: Tensor, *, lengths: Tensor | None
             record: bool) -> bool:
     """Whether :func:`run_layer` serves this call; otherwise the generic loop does."""
     constant_gate = mode == "LSTM" and variant in CONSTANT_GATES
-    no_activation = mode in ("LSTM", "PeepholeLSTM") and variant in NO_ACTIVATION
-    return (_enabled and mode in SUPPORTED and (variant is None or constant_gate or no_activation)
+    loop_variant = mode in ("LSTM", "PeepholeLSTM") and variant in LOOP_VARIANTS
+    return (_enabled and mode in SUPPORTED and (variant is None or constant_gate or loop_variant)
             and lengths is None
             and not record and x.dim() == 3 and x.size(0) > 0 and x.size(1) > 0
             and not _autocast_enabled(x.device.type) and not _transformed())
@@ -114,7 +118,8 @@ def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
 
     Same arguments and results: ``x`` (T, N, D) -> output (T, N, H), final state tuple, ``{}``.
     ``variant`` is None, one of ``CONSTANT_GATES`` (see ``_constant_gate``) or of
-    ``NO_ACTIVATION`` (a flag of :class:`LSTMFunction`).
+    ``LOOP_VARIANTS`` (a flag of :class:`LSTMFunction`); for ``"FGR"`` the state is
+    (h, c, gates_prev) with gates_prev (N, 3H) in blocks i, f, o, and ``p["weight_fgr"]`` is R.
     """
     if reverse:
         x = x.flip(0)
@@ -131,10 +136,11 @@ def run_layer(mode: str, x: Tensor, state0: tuple[Tensor, ...], p: dict, *,
     else:
         peep = ((p["peephole_i"], p["peephole_f"], p["peephole_o"]) if mode == "PeepholeLSTM"
                 else (None, None, None))
-        out, h_n, c_n = LSTMFunction.apply(mode, variant if variant in NO_ACTIVATION else None,
-                                           x, state0[0], state0[1], W, U, b_ih, b_hh, *peep,
-                                           h_mask)
-        state = (h_n, c_n)
+        fgr = ((p["weight_fgr"], state0[2]) if variant == "FGR" else (None, None))
+        out, *state = LSTMFunction.apply(mode, variant if variant in LOOP_VARIANTS else None,
+                                         x, state0[0], state0[1], W, U, b_ih, b_hh, *peep,
+                                         h_mask, *fgr)
+        state = tuple(state)  # (h_T, c_T), and gates_T for FGR
     if reverse:
         out = out.flip(0)
     return out, state, {}
@@ -254,10 +260,10 @@ def _backward_by_loop(ctx, recompute, args: tuple, grads: tuple) -> tuple:
     return tuple(next(got) if need else None for need in needs)
 
 
-def _loop_params(W, U, b_ih, b_hh, p_i=None, p_f=None, p_o=None) -> dict:
+def _loop_params(W, U, b_ih, b_hh, p_i=None, p_f=None, p_o=None, R=None) -> dict:
     """The parameter dict of :func:`lstm_lib.nn.loop.run_layer` (short names)."""
     return {"weight_ih": W, "weight_hh": U, "bias_ih": b_ih, "bias_hh": b_hh,
-            "peephole_i": p_i, "peephole_f": p_f, "peephole_o": p_o}
+            "peephole_i": p_i, "peephole_f": p_f, "peephole_o": p_o, "weight_fgr": R}
 
 
 def _recompute_rnn(x, h0, W, U, b_ih, b_hh, h_mask, relu):
@@ -267,11 +273,15 @@ def _recompute_rnn(x, h0, W, U, b_ih, b_hh, h_mask, relu):
     return out, h_n
 
 
-def _recompute_lstm(mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
-    out, (h_n, c_n), _ = loop.run_layer(make_step(KINDS[mode], variant), x, (h0, c0),
-                                        _loop_params(W, U, b_ih, b_hh, p_i, p_f, p_o),
-                                        h_mask=h_mask)
-    return out, h_n, c_n
+def _recompute_lstm(mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask,
+                    R=None, q0=None):
+    """LSTMFunction's outputs through the generic loop: out, h_T, c_T (and gates_T for FGR,
+    whose state carries the third element gates_prev, q0 here)."""
+    state0 = (h0, c0) if variant != "FGR" else (h0, c0, q0)
+    out, state, _ = loop.run_layer(make_step(KINDS[mode], variant), x, state0,
+                                   _loop_params(W, U, b_ih, b_hh, p_i, p_f, p_o, R),
+                                   h_mask=h_mask)
+    return (out, *state)
 
 
 def _recompute_gru(x, h0, W, U, b_ih, b_hh, h_mask):
@@ -341,80 +351,152 @@ def _o_last(t: Tensor | None, H: int) -> Tensor | None:
     return None if t is None else torch.cat([t[H:], t[:H]])
 
 
-class LSTMFunction(torch.autograd.Function):
-    """LSTM, peephole LSTM or CIFG over a sequence, the book's equations and hand-derived BPTT.
+def _o_first_cols(t: Tensor | None, H: int) -> Tensor | None:
+    """:func:`_o_first` on the last dimension: columns i, f, o -> o, i, f (FGR's gate vectors)."""
+    return None if t is None else torch.cat([t[..., -H:], t[..., :-H]], -1)
 
-    ``apply(mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask)`` with mode
+
+def _o_last_cols(t: Tensor | None, H: int) -> Tensor | None:
+    """The inverse of :func:`_o_first_cols`."""
+    return None if t is None else torch.cat([t[..., H:], t[..., :H]], -1)
+
+
+def _gate_recurrent_grad(da_s: Tensor, q0: Tensor, Q: Tensor) -> Tensor:
+    """FGR's dR = Σ_t da_{s,t}^T q_{t-1}, as big products (like :func:`_recurrent_grad`).
+
+    da_s (T, N, 3H) the gradient on the sigmoid pre-activations, q0 (N, 3H) the initial gates,
+    Q (T, N, 3H) the gates q_1 .. q_T (all in blocks o, i, f). Returns (3H, 3H), rows the gate
+    whose pre-activation receives R q_{t-1}, columns the gate of q_{t-1}.
+    """
+    T, N, H3 = da_s.shape
+    dR = da_s[0].t() @ q0  # (3H, 3H)
+    if T > 1:
+        dR = dR.addmm_(da_s[1:].reshape(-1, H3).t(), Q[:-1].reshape(-1, H3))
+    return dR
+
+
+class LSTMFunction(torch.autograd.Function):
+    r"""LSTM, peephole LSTM or CIFG over a sequence, the book's equations and hand-derived BPTT.
+
+    ``apply(mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask[, R, q0])`` with mode
     ``"LSTM"`` (eqs. (L1)-(L6) forward, (L7)-(L11) backward), ``"PeepholeLSTM"`` ((P1)-(P3) and
     the peephole backward of ``peephole_step_backward``) or ``"CIFG"`` ((C1) and
     ``cifg_step_backward``); ``variant`` None, ``"NIAF"`` (g_t = a_g: in the backward
-    tanh'(a_g) becomes 1) or ``"NOAF"`` (h_t = o_t ⊙ c_t: tanh(c_t) becomes c_t and its
-    derivative 1), of the LSTM or the peephole LSTM. Shapes: x (T, N, D); h0, c0 (N, H);
-    W (gH, D); U (gH, H); b_ih, b_hh (gH,) or None; p_i, p_f, p_o (H,) for the peephole LSTM,
-    else None; h_mask (N, H) or None. Gate blocks i, f, g, o (g = 4), or f, g, o for the CIFG
-    (g = 3); inside, the o block is moved to the front (:func:`_o_first`).
-    Returns output (T, N, H), h_T and c_T (N, H).
+    tanh'(a_g) becomes 1), ``"NOAF"`` (h_t = o_t ⊙ c_t: tanh(c_t) becomes c_t and its
+    derivative 1) or ``"FGR"`` (below), of the LSTM or the peephole LSTM. Shapes: x (T, N, D);
+    h0, c0 (N, H); W (gH, D); U (gH, H); b_ih, b_hh (gH,) or None; p_i, p_f, p_o (H,) for the
+    peephole LSTM, else None; h_mask (N, H) or None; R (3H, 3H) and q0 (N, 3H) for FGR, else
+    None. Gate blocks i, f, g, o (g = 4), or f, g, o for the CIFG (g = 3); inside, the o block
+    is moved to the front (:func:`_o_first`). Returns output (T, N, H), h_T and c_T (N, H), and
+    for FGR also the last gates q_T (N, 3H).
 
-    The two time loops run in C++ (:mod:`lstm_lib.nn.compiled`, the same ATen calls in the same
-    order, so the same bits) where that kernel is built, else in Python (:func:`_lstm_forward_loop`,
-    :func:`_lstm_backward_loop`).
+    **FGR** (Greff et al. 2017, full gate recurrence). With q_t = [i_t; f_t; o_t] (N, 3H), the
+    gates' activations, and R = ``weight_fgr`` (3H, 3H, blocks i, f, o both ways), the
+    pre-activations of i, f, o receive R q_{t-1} before the nonlinearities (and the peepholes,
+    as they are):
+
+        [a_i; a_f; a_o]_t += R q_{t-1},  q_0 = ``q0`` (zero in the layers).
+
+    Backward: q_{t-1} now also reaches step t through R, so the gradient on the activations of
+    step t-1 gets dq_{t-1} = R^T [da_i; da_f; da_o]_t (rows: ``da_s @ R``), which enters before
+    σ' like the other paths to the gates:
+
+        da_o = σ'(a_o) ⊙ (dh_t ⊙ tanh(c_t) + dq_o)
+        dc_t = dc_{t+1} ⊙ f_{t+1} [+ peepholes] + dh_t ⊙ o_t ⊙ (1 - tanh²(c_t)) [+ da_o ⊙ p_o]
+        da_i = σ'(a_i) ⊙ (dc_t ⊙ g_t + dq_i),  da_f = σ'(a_f) ⊙ (dc_t ⊙ c_{t-1} + dq_f)
+
+    (with peepholes the path from c_t through o_t uses the full da_o, dq_o included); da_g and
+    dc_{t-1} are unchanged. dq at the end is the gradient of q0 (and the incoming gradient of
+    q_T starts it). The weight gradient is one big product at the end,
+    dR = Σ_t da_{s,t}^T q_{t-1} (:func:`_gate_recurrent_grad`).
+
+    The two time loops run in C++ (:mod:`lstm_lib.nn.compiled`: for float32/float64 on the CPU
+    one vectorised element pass per step, the same equations to rounding; otherwise the Python
+    loops' ATen calls in the same order, the same bits) where that kernel is built, else in
+    Python (:func:`_lstm_forward_loop`, :func:`_lstm_backward_loop`).
     """
 
     @staticmethod
-    def forward(ctx, mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask):
+    def forward(ctx, mode, variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, R=None,
+                q0=None):
         H = h0.size(-1)
         flags = _FLAGS.get(mode, 0) | _FLAGS.get(variant, 0)
+        fgr = variant == "FGR"
         # (T, N, gH), blocks o, (i,) f, g: W x_t + b for all t, then per step the pre-activations,
         # then (in place) the gate activations
         G = _input_projection(x, _o_first(W, H), _o_first(_sum_bias(b_ih, b_hh), H))
         U_t = _o_first(U, H).t()
         p_if = torch.stack([p_i, p_f]) if p_i is not None else None  # (2, H)
+        # FGR inside: R and q in blocks o, i, f, so that q_t is G[t]'s first 3H columns
+        R_t = _o_first_cols(_o_first(R, H), H).t() if fgr else None  # (3H, 3H)
+        q0_p = _o_first_cols(q0, H) if fgr else None  # (N, 3H)
         loop_forward = (compiled.lstm_forward if compiled.available(x.device)
                         else _lstm_forward_loop)
-        C, TC, Y = loop_forward(G, h0, c0, U_t, p_if, p_o, h_mask, flags)
+        C, TC, Y = loop_forward(G, h0, c0, U_t, p_if, p_o, h_mask, R_t, q0_p, flags)
         ctx.mode, ctx.variant, ctx.flags = mode, variant, flags
-        ctx.save_for_backward(x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, G, C, TC, Y)
+        ctx.save_for_backward(x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, R, q0,
+                              G, C, TC, Y)
+        if fgr:
+            return Y, Y[-1].clone(), C[-1].clone(), _o_last_cols(G[-1, :, :3 * H], H)
         return Y, Y[-1].clone(), C[-1].clone()
 
     @staticmethod
-    def backward(ctx, dY, dh_T, dc_T):
-        x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, G, C, TC, Y = ctx.saved_tensors
-        if _backward_needs_graph((dY, dh_T, dc_T)):
+    def backward(ctx, dY, dh_T, dc_T, dq_T=None):
+        (x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask, R, q0,
+         G, C, TC, Y) = ctx.saved_tensors
+        fgr = ctx.variant == "FGR"
+        grads = (dY, dh_T, dc_T, dq_T) if fgr else (dY, dh_T, dc_T)
+        n_in = len(ctx.needs_input_grad)  # 13 when apply() was given no R, q0 (not FGR)
+        if _backward_needs_graph(grads):
             return _backward_by_loop(
                 ctx, _recompute_lstm,
-                (ctx.mode, ctx.variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask),
-                (dY, dh_T, dc_T))
+                (ctx.mode, ctx.variant, x, h0, c0, W, U, b_ih, b_hh, p_i, p_f, p_o, h_mask,
+                 R, q0)[:n_in], grads)
         H = h0.size(-1)
         loop_backward = (compiled.lstm_backward if compiled.available(G.device)
                          else _lstm_backward_loop)
-        da, dh, dc = loop_backward(G, C, TC, c0, _o_first(U, H), p_i, p_f, p_o, h_mask,
-                                   dY, dh_T, dc_T, ctx.flags)
+        R_p = _o_first_cols(_o_first(R, H), H) if fgr else None  # (3H, 3H), blocks o, i, f
+        if fgr and dq_T is None:
+            dq_T = q0.new_zeros(q0.shape)
+        da, dh, dc, dq = loop_backward(G, C, TC, c0, _o_first(U, H), p_i, p_f, p_o, h_mask, R_p,
+                                       dY, dh_T, dc_T, _o_first_cols(dq_T, H) if fgr else None,
+                                       ctx.flags)
         dx, dW, dU, db_ih, db_hh = _weight_grads(ctx, da, x, h0, Y, _o_first(W, H), h_mask,
                                                  ix=2, iw=5)  # (L10), (L11)
         dW, dU, db_ih, db_hh = (_o_last(v, H) for v in (dW, dU, db_ih, db_hh))
+        need = ctx.needs_input_grad
         dp_i = dp_f = dp_o = None
         if p_i is not None:  # dp_i = Σ da_i ⊙ c_{t-1}, dp_f = Σ da_f ⊙ c_{t-1}, dp_o = Σ da_o ⊙ c_t
-            need = ctx.needs_input_grad
             C_prev = torch.cat([c0.unsqueeze(0), C[:-1]])
             dp_i = (da[..., H:2 * H] * C_prev).sum((0, 1)) if need[9] else None
             dp_f = (da[..., 2 * H:3 * H] * C_prev).sum((0, 1)) if need[10] else None
             dp_o = (da[..., :H] * C).sum((0, 1)) if need[11] else None
-        return (None, None, dx, dh, dc, dW, dU, db_ih, db_hh, dp_i, dp_f, dp_o, None)
+        dR = dq0 = None
+        if fgr:  # dR = Σ_t da_{s,t}^T q_{t-1}, back to blocks i, f, o both ways
+            if need[13]:
+                dR_p = _gate_recurrent_grad(da[..., :3 * H], _o_first_cols(q0, H),
+                                            G[..., :3 * H])
+                dR = _o_last_cols(_o_last(dR_p, H), H)
+            dq0 = _o_last_cols(dq, H) if need[14] else None
+        return (None, None, dx, dh, dc, dW, dU, db_ih, db_hh, dp_i, dp_f, dp_o, None, dR,
+                dq0)[:n_in]
 
 
 def _lstm_forward_loop(G: Tensor, h0: Tensor, c0: Tensor, U_t: Tensor, p_if: Tensor | None,
-                       p_o: Tensor | None, h_mask: Tensor | None, flags: int,
-                       ) -> tuple[Tensor, Tensor, Tensor]:
+                       p_o: Tensor | None, h_mask: Tensor | None, R_t: Tensor | None,
+                       q0: Tensor | None, flags: int) -> tuple[Tensor, Tensor, Tensor]:
     """The forward time loop of :class:`LSTMFunction` (``lstm_forward`` of ``_steps.cpp``).
 
     G (T, N, gH), blocks o, (i,) f, g, holds W x_t + b and becomes the gate activations;
-    U_t (H, gH); p_if (2, H) the stacked p_i, p_f or None. Returns C (c_t), TC (tanh(c_t), or
-    c_t for NOAF) and Y (h_t), each (T, N, H).
+    U_t (H, gH); p_if (2, H) the stacked p_i, p_f or None; for FGR R_t (3H, 3H) = R^T and q0
+    (N, 3H), both in blocks o, i, f (q_t is then G[t, :, :3H]), else None. Returns C (c_t),
+    TC (tanh(c_t), or c_t for NOAF) and Y (h_t), each (T, N, H).
     """
     T, N, gH = G.shape
     H = h0.size(-1)
     cifg, peep = bool(flags & _FLAGS["CIFG"]), bool(flags & _FLAGS["PeepholeLSTM"])
     niaf, noaf = bool(flags & _FLAGS["NIAF"]), bool(flags & _FLAGS["NOAF"])
+    fgr = bool(flags & _FLAGS["FGR"])
     nd = 2 if cifg else 3  # the blocks after o: (i,) f, g
     C = torch.empty(T, N, H, dtype=G.dtype, device=G.device)  # c_t
     TC = torch.empty_like(C)  # tanh(c_t)
@@ -427,10 +509,12 @@ def _lstm_forward_loop(G: Tensor, h0: Tensor, c0: Tensor, U_t: Tensor, p_if: Ten
         Is = G[..., H:2 * H].unbind(0)
     if peep:
         IFs = G[..., H:3 * H].unbind(0)
-    h, c = h0, c0
+    h, c, q = h0, c0, q0
     for t in range(T):
         h_in = h if h_mask is None else h * h_mask
         Gs[t].addmm_(h_in, U_t)  # (N, gH) pre-activations of (L1)-(L4)
+        if fgr:  # full gate recurrence: + R q_{t-1} on o, i, f; q_t is this block, once σ ran
+            q = Sig[t].addmm_(q, R_t)
         if peep:  # (P1), (P2): i and f look at c_{t-1}
             IFs[t].view(N, 2, H).addcmul_(p_if, c.unsqueeze(1)).sigmoid_()
         else:
@@ -452,14 +536,18 @@ def _lstm_forward_loop(G: Tensor, h0: Tensor, c0: Tensor, U_t: Tensor, p_if: Ten
 
 def _lstm_backward_loop(G: Tensor, C: Tensor, TC: Tensor, c0: Tensor, U_p: Tensor,
                         p_i: Tensor | None, p_f: Tensor | None, p_o: Tensor | None,
-                        h_mask: Tensor | None, dY: Tensor, dh_T: Tensor, dc_T: Tensor,
-                        flags: int) -> tuple[Tensor, Tensor, Tensor]:
+                        h_mask: Tensor | None, R_p: Tensor | None, dY: Tensor, dh_T: Tensor,
+                        dc_T: Tensor, dq_T: Tensor | None, flags: int,
+                        ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The backward time loop of :class:`LSTMFunction` (``lstm_backward`` of ``_steps.cpp``):
-    (L7)-(L10) per step. Returns da (T, N, gH), the gradient on the pre-activations (blocks o
-    first), and dL/dh_0, dL/dc_0 (N, H)."""
+    (L7)-(L10) per step, and FGR's dq_{t-1} = R^T da_{s,t} (see :class:`LSTMFunction`; R_p
+    (3H, 3H) and dq_T (N, 3H) in blocks o, i, f, else None). Returns da (T, N, gH), the
+    gradient on the pre-activations (blocks o first), dL/dh_0, dL/dc_0 (N, H) and dL/dq_0
+    (N, 3H; (N, 0) without FGR)."""
     T, N, gH = G.shape
     cifg, peep = bool(flags & _FLAGS["CIFG"]), bool(flags & _FLAGS["PeepholeLSTM"])
     niaf, noaf = bool(flags & _FLAGS["NIAF"]), bool(flags & _FLAGS["NOAF"])
+    fgr = bool(flags & _FLAGS["FGR"])
     H = gH // (3 if cifg else 4)
     nd = 2 if cifg else 3  # blocks whose gradient comes through dc_t: all but o
     one = G.new_ones(())
@@ -474,6 +562,7 @@ def _lstm_backward_loop(G: Tensor, C: Tensor, TC: Tensor, c0: Tensor, U_p: Tenso
     Cs, TCs, dYs = C.unbind(0), TC.unbind(0), dY.unbind(0)
     dh = dYs[T - 1] + dh_T
     dc = dc_T
+    dq = dq_T if fgr else G.new_empty(N, 0)  # dL/dq_t, blocks o, i, f
     for t in range(T - 1, -1, -1):
         S, tc, c_prev, g, f = Gs[t], TCs[t], (Cs[t - 1] if t > 0 else c0), Gg[t], Fs[t]
         da_t, da_o = das[t], da_os[t]
@@ -482,21 +571,30 @@ def _lstm_backward_loop(G: Tensor, C: Tensor, TC: Tensor, c0: Tensor, U_p: Tenso
             da_g = da_gs[t].fill_(1)  # g = a_g
         else:
             da_g = torch.addcmul(one, g, g, value=-1, out=da_gs[t])  # tanh' = 1 - g², (L8)
-        da_o.mul_(tc)  # da_o / dh = tanh(c_t) ⊙ o(1 - o), (L8)
         # o ⊙ (1 - tanh²(c_t)), the path from c_t to h_t (o for NOAF)
         K1 = Os[t].clone() if noaf else torch.addcmul(one, tc, tc, value=-1).mul_(Os[t])
-        if peep:  # c_t also reaches h_t through o_t (P3)
-            K1.addcmul_(da_o, p_o)
-        dc = torch.addcmul(dc, dh, K1)  # (L7): dL/dc_t
-        da_o.mul_(dh)
-        if cifg:  # f acts twice in (C1)
-            da_fs[t].mul_(c_prev - g)  # da_f = dc ⊙ (c_{t-1} - g) ⊙ f(1 - f)
-            da_g.mul_(1 - f)  # da_g = dc ⊙ (1 - f) ⊙ (1 - g²)
+        if fgr:  # dq_t enters before σ': da_s = σ'(a_s) ⊙ (the other paths + dq_s)
+            da_o.mul_(torch.addcmul(dq[:, :H], tc, dh))  # σ'(a_o) ⊙ (dh ⊙ tanh(c_t) + dq_o)
+            dc = torch.addcmul(dc, dh, K1)  # (L7) ...
+            if peep:  # ... + the full da_o through (P3)
+                dc.addcmul_(da_o, p_o)
+            da_is[t].mul_(torch.addcmul(dq[:, H:2 * H], g, dc))
+            da_fs[t].mul_(torch.addcmul(dq[:, 2 * H:], c_prev, dc))
+            da_g.mul_(Is[t]).mul_(dc)
         else:
-            da_is[t].mul_(g)  # da_i = dc ⊙ g ⊙ i(1 - i), (L8)
-            da_fs[t].mul_(c_prev)  # da_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
-            da_g.mul_(Is[t])  # da_g = dc ⊙ i ⊙ (1 - g²)
-        da_cs[t].view(N, nd, H).mul_(dc.unsqueeze(1))
+            da_o.mul_(tc)  # da_o / dh = tanh(c_t) ⊙ o(1 - o), (L8)
+            if peep:  # c_t also reaches h_t through o_t (P3)
+                K1.addcmul_(da_o, p_o)
+            dc = torch.addcmul(dc, dh, K1)  # (L7): dL/dc_t
+            da_o.mul_(dh)
+            if cifg:  # f acts twice in (C1)
+                da_fs[t].mul_(c_prev - g)  # da_f = dc ⊙ (c_{t-1} - g) ⊙ f(1 - f)
+                da_g.mul_(1 - f)  # da_g = dc ⊙ (1 - f) ⊙ (1 - g²)
+            else:
+                da_is[t].mul_(g)  # da_i = dc ⊙ g ⊙ i(1 - i), (L8)
+                da_fs[t].mul_(c_prev)  # da_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
+                da_g.mul_(Is[t])  # da_g = dc ⊙ i ⊙ (1 - g²)
+            da_cs[t].view(N, nd, H).mul_(dc.unsqueeze(1))
         dc = dc * f  # (L9): dL/dc_{t-1} through the additive path
         if peep:  # ... and through i_t and f_t (P1), (P2)
             dc.addcmul_(da_is[t], p_i).addcmul_(da_fs[t], p_f)
@@ -504,7 +602,9 @@ def _lstm_backward_loop(G: Tensor, C: Tensor, TC: Tensor, c0: Tensor, U_p: Tenso
         if h_mask is not None:
             rec = rec.mul_(h_mask)
         dh = rec.add_(dYs[t - 1]) if t > 0 else rec
-    return da, dh, dc
+        if fgr:  # dq_{t-1} = R^T da_{s,t}, in rows
+            dq = da_t[:, :3 * H] @ R_p
+    return da, dh, dc, dq
 
 
 # ---- the GRU ---------------------------------------------------------------------------------

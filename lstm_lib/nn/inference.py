@@ -140,10 +140,10 @@ def run_layer(variant: str | None, x: Tensor, state0: tuple[Tensor, ...], p: dic
     h_t = o_t ⊙ tanh(c_t), with the ablated pieces left out.
 
     Where the compiled loops are built (:mod:`lstm_lib.nn.compiled`), the peephole LSTM and the
-    ablations NIAF, NOAF run the training path's forward loop in C++ instead
+    variants NIAF, NOAF, FGR run the training path's forward loop in C++ instead
     (:func:`lstm_lib.nn.fused.run_layer`, no graph: nothing here needs a gradient).
     """
-    if variant in (None, *fused.NO_ACTIVATION) and compiled.available(x.device):
+    if variant in (None, *fused.LOOP_VARIANTS) and compiled.available(x.device):
         mode = "PeepholeLSTM" if p.get("peephole_i") is not None else "LSTM"
         with torch.no_grad():
             return fused.run_layer(mode, x, state0, p, reverse=reverse, h_mask=h_mask,
