@@ -22,11 +22,14 @@ def _compiled_loops() -> str:
     runs the suite on the Python loops (the tests that need the kernel skip there)."""
     import warnings
 
-    from lstm_lib.nn import compiled
+    import torch
+
+    from lstm_lib.nn import compiled, slstm_fused
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ok = compiled.available()
+        slstm_fused.compiled_available(torch.zeros(1))  # the sLSTM's loops, built here too
     return "on" if ok else f"off ({compiled.error() or 'LSTM_LIB_COMPILED=0'})"
 
 

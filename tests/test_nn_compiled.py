@@ -341,9 +341,16 @@ def test_use_compiled_is_a_switch_and_a_context_manager(monkeypatch):
         compiled.use_compiled("no")
 
 
-def test_the_source_ships_with_the_package():
+def test_the_sources_ship_with_the_package():
+    """Every C++ source a loader builds is package data (an installed lstm_lib builds them)."""
+    import re
     from pathlib import Path
 
+    from lstm_lib.nn import slstm_fused
+
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
-    assert '[tool.setuptools.package-data]\n"lstm_lib.nn" = ["_steps.cpp"]' in text
-    assert compiled._SOURCE.is_file()
+    section = text.split("[tool.setuptools.package-data]\n", 1)[1].split("\n[", 1)[0]
+    listed = re.search(r'^"lstm_lib\.nn" = \[([^\]]*)\]', section, re.M).group(1)
+    sources = sorted(p.name for p in compiled._SOURCE.parent.glob("*.cpp"))
+    assert sorted(re.findall(r'"([^"]+)"', listed)) == sources
+    assert {compiled._SOURCE.name, slstm_fused._SOURCE.name} <= set(sources)

@@ -157,8 +157,8 @@ def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT,
     jobs = jobs or os.cpu_count() or 1
     # the compiled LSTM loops, built once here (or loaded from torch's extension cache) so that
     # no chapter's execution time includes the compiler
-    subprocess.call([sys.executable, "-c", "from lstm_lib.nn import compiled; compiled.report()"],
-                    cwd=root)
+    subprocess.run([sys.executable, "-c", "from lstm_lib.nn import compiled; compiled.report()"],
+                   cwd=root, check=False)
     profile = {"IPYTHONDIR": str(kernel_profile(out / "_build" / ".ipython"))}
     if jobs > 1:
         config = yaml.safe_load((root / "_config.yml").read_text())

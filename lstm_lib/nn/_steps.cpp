@@ -28,7 +28,9 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <tuple>
 #include <type_traits>
 
@@ -51,6 +53,62 @@ constexpr int64_t kCIFG = 1, kPeep = 2, kNIAF = 4, kNOAF = 8, kFGR = 16;
 constexpr int64_t kFGRSplit = 64;
 
 // ---- float32 / float64 on the CPU: one vectorised pass per step ---------------------------
+// The per-step matrix products call BLAS (the Fortran interface that the BLAS torch links, MKL or
+// OpenBLAS, exports) on raw pointers: at H = 32 the ATen call around the same product costs as
+// much as the product. Declared weak: where no such symbol is found, ATen's product serves.
+extern "C" {
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*,
+            const float*, const int*, const float*, const int*, const float*, float*,
+            const int*) __attribute__((weak));
+void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*,
+            const double*, const int*, const double*, const int*, const double*, double*,
+            const int*) __attribute__((weak));
+}
+
+template <typename T>
+bool have_blas() {
+  if constexpr (std::is_same_v<T, float>) {
+    return sgemm_ != nullptr;
+  } else {
+    return dgemm_ != nullptr;
+  }
+}
+
+// BLAS takes 32-bit sizes: the raw path only where every size fits (else ATen's product serves)
+template <typename T>
+bool blas_fits(int64_t N, int64_t H, int64_t gH) {
+  const int64_t limit = std::numeric_limits<int>::max();
+  return have_blas<T>() && N <= limit && H <= limit && gH <= limit;
+}
+
+// column-major C (m x n) = alpha op(A) op(B) + beta C, as BLAS defines it
+template <typename T>
+void blas_gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int im = m, in = n, ik = k, ilda = lda, ildb = ldb, ildc = ldc;
+  const T one = 1;
+  if constexpr (std::is_same_v<T, float>) {
+    sgemm_(&ta, &tb, &im, &in, &ik, &one, a, &ilda, b, &ildb, &beta, c, &ildc);
+  } else {
+    dgemm_(&ta, &tb, &im, &in, &ik, &one, a, &ilda, b, &ildb, &beta, c, &ildc);
+  }
+}
+
+// row-major G_t (N, gH) += h (N, H) U^T with U (gH, H) row-major: column-major, that is
+// G_t^T (gH, N) += U (gH, H) h^T (H, N), and U stored row-major is U^T column-major
+template <typename T>
+void step_product(const T* U, const T* h, T* g, int64_t N, int64_t H, int64_t gH) {
+  blas_gemm<T>('T', 'N', gH, N, H, U, H, h, H, T(1), g, gH);
+}
+
+// row-major out (N, H) = da (N, gH) U (gH, H) (+ out if beta = 1): column-major
+// out^T (H, N) = U^T (H, gH) da^T (gH, N)
+template <typename T>
+void step_product_back(const T* U, const T* da, T* out, int64_t N, int64_t H, int64_t gH,
+                       T beta) {
+  blas_gemm<T>('N', 'N', H, N, gH, U, H, da, gH, beta, out, H);
+}
+
 inline float exp_(float x) { return expf(x); }
 inline double exp_(double x) { return exp(x); }
 inline float tanh_(float x) { return tanhf(x); }
@@ -212,6 +270,23 @@ void backward_step(const T* g, const T* tc, const T* c_prev, const T* dh, T* dc,
   });
 }
 
+// out = rec (⊙ mask) (+ dy): the end of (L10) (a #pragma cannot sit inside AT_DISPATCH's macro)
+template <typename T>
+void mask_add(const T* rec, const T* mask, const T* dy, T* out, int64_t n) {
+  if (mask != nullptr && dy != nullptr) {
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) out[k] = rec[k] * mask[k] + dy[k];
+  } else if (mask != nullptr) {
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) out[k] = rec[k] * mask[k];
+  } else if (dy != nullptr) {
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) out[k] = rec[k] + dy[k];
+  } else {
+    std::copy_n(rec, n, out);
+  }
+}
+
 template <typename T>
 const T* data_or_null(const c10::optional<Tensor>& t) {
   return t.has_value() ? t->data_ptr<T>() : nullptr;
@@ -263,6 +338,28 @@ std::tuple<Tensor, Tensor, Tensor> forward_fused(Tensor G, const Tensor& h0, con
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_forward", [&] {
     const scalar_t* pi = pif.has_value() ? pif->data_ptr<scalar_t>() : nullptr;
     const scalar_t* pf = pi != nullptr ? pi + H : nullptr;
+    if (!fgr && blas_fits<scalar_t>(N, H, gH)) {  // raw pointers and BLAS: no tensor per step
+      const int64_t NH = N * H;
+      Tensor U = U_t.t().contiguous();  // (gH, H)
+      Tensor h_first = h_in.to(G.scalar_type()).contiguous();
+      scalar_t *g0 = G.data_ptr<scalar_t>(), *c = C.data_ptr<scalar_t>(),
+               *tc = TC.data_ptr<scalar_t>(), *y = Y.data_ptr<scalar_t>(),
+               *hb = h_buf.data_ptr<scalar_t>();
+      const scalar_t *Up = U.data_ptr<scalar_t>(), *h = h_first.data_ptr<scalar_t>();
+      const scalar_t *m = data_or_null<scalar_t>(mask), *po_ = data_or_null<scalar_t>(po);
+      for (int64_t t = 0; t < T; ++t) {
+        scalar_t* g = g0 + t * N * gH;
+        step_product<scalar_t>(Up, h, g, N, H, gH);  // (N, gH) pre-activations of (L1)-(L4)
+        const scalar_t* cp = t > 0 ? c + (t - 1) * NH : c0c.data_ptr<scalar_t>();
+        with_flags(flags, [&](auto F) {
+          forward_step<scalar_t, decltype(F)::value>(g, cp, c + t * NH, tc + t * NH,
+                                                     y + t * NH, hb, m, pi, pf, po_, nullptr,
+                                                     N, H);
+        });
+        h = mask.has_value() ? hb : y + t * NH;
+      }
+      return;
+    }
     for (int64_t t = 0; t < T; ++t) {
       Tensor Gt = G.select(0, t);
       if (split) {
@@ -316,6 +413,34 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> backward_fused(
   }
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_backward", [&] {
     const scalar_t* dq_ptr = fgr ? dq.data_ptr<scalar_t>() : nullptr;
+    if (!fgr && blas_fits<scalar_t>(N, H, gH)) {  // raw pointers and BLAS: no tensor per step
+      const int64_t NH = N * H;
+      Tensor U = U_p.contiguous();  // (gH, H)
+      const scalar_t *g0 = G.data_ptr<scalar_t>(), *tc = TC.data_ptr<scalar_t>(),
+                     *c = C.data_ptr<scalar_t>(), *dy = dY.data_ptr<scalar_t>(),
+                     *Up = U.data_ptr<scalar_t>(), *m = data_or_null<scalar_t>(mask);
+      scalar_t *da0 = da.data_ptr<scalar_t>(), *dhp = dh.data_ptr<scalar_t>(),
+               *dcp = dc.data_ptr<scalar_t>(), *r = rec.data_ptr<scalar_t>();
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const scalar_t* cp = t > 0 ? c + (t - 1) * NH : c0c.data_ptr<scalar_t>();
+        scalar_t* da_t = da0 + t * N * gH;
+        with_flags(flags, [&](auto F) {
+          backward_step<scalar_t, decltype(F)::value>(
+              g0 + t * N * gH, tc + t * NH, cp, dhp, dcp, da_t, data_or_null<scalar_t>(pi_),
+              data_or_null<scalar_t>(pf_), data_or_null<scalar_t>(po_), nullptr, 0, N, H);
+        });
+        // (L10): dh_{t-1} = U^T da_t (rows), through the dropout mask, + dL/dh_{t-1} from above
+        const scalar_t* dy_prev = t > 0 ? dy + (t - 1) * NH : nullptr;
+        if (m == nullptr && dy_prev != nullptr) {
+          std::copy_n(dy_prev, NH, dhp);  // dh = dY_{t-1} + U^T da_t, in one product
+          step_product_back<scalar_t>(Up, da_t, dhp, N, H, gH, scalar_t(1));
+        } else {
+          step_product_back<scalar_t>(Up, da_t, r, N, H, gH, scalar_t(0));
+          mask_add<scalar_t>(r, m, dy_prev, dhp, NH);
+        }
+      }
+      return;
+    }
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* cp = t > 0 ? C.select(0, t - 1).data_ptr<scalar_t>()
                                  : c0c.data_ptr<scalar_t>();

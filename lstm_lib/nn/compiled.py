@@ -156,12 +156,19 @@ def lstm_backward(G, C, TC, c0, U_p, p_i, p_f, p_o, h_mask, R_p, dY, dh_T, dc_T,
 
 
 def report() -> None:
-    """Build (or load) the compiled loops and print what happened: ``make venv`` runs this, so
-    that the first chapter or test does not wait for the compiler."""
+    """Build (or load) the compiled loops, the LSTM's and the sLSTM's
+    (:mod:`lstm_lib.nn.slstm_fused`), and print what happened: ``make venv`` runs this, so that
+    the first chapter or test does not wait for the compiler."""
     import time
 
-    start = time.perf_counter()
-    ok = available()
-    took = time.perf_counter() - start
-    print(f"lstm_lib compiled LSTM loops: {'ready' if ok else 'unavailable: ' + str(_error)} "
-          f"({took:.1f} s)")
+    from lstm_lib.nn import slstm_fused
+
+    for what, build, why in (
+            ("LSTM", available, error),
+            ("sLSTM", lambda: slstm_fused.compiled_available(torch.zeros(1)),
+             lambda: slstm_fused._error)):
+        start = time.perf_counter()
+        ok = build()
+        took = time.perf_counter() - start
+        print(f"lstm_lib compiled {what} loops: {'ready' if ok else 'unavailable: ' + str(why())}"
+              f" ({took:.1f} s)")
