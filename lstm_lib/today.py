@@ -42,7 +42,7 @@ __all__ = ["MODELS", "SPEED_MODELS", "TASKS", "Tagger", "accuracy", "make_layer"
            "success_table", "train_tagger"]
 
 MODELS = ("lstm", "gru", "mingru", "minlstm", "slstm")
-SPEED_MODELS = ("lstm", "gru", "mingru-parallel", "mingru-sequential", "slstm")
+SPEED_MODELS = ("lstm", "gru", "mingru-parallel", "mingru-sequential", "mingru-fused", "slstm")
 TASKS = ("recall", "parity")
 
 
@@ -55,7 +55,8 @@ def _check_int(name: str, value, minimum: int) -> int:
 def make_layer(name: str, input_size: int, hidden_size: int) -> nn.Module:
     """The recurrent layer ``name`` (one of ``MODELS`` or ``SPEED_MODELS``), batch_first.
 
-    ``"mingru"`` and ``"minlstm"`` use the parallel scan; ``"mingru-sequential"`` the loop.
+    ``"mingru"`` and ``"minlstm"`` use the parallel scan; ``"mingru-sequential"`` the autograd
+    loop, ``"mingru-fused"`` the loop with the hand-written backward (``scan="fused"``).
     """
     from lstm_lib import nn as lnn
 
@@ -63,6 +64,7 @@ def make_layer(name: str, input_size: int, hidden_size: int) -> nn.Module:
              "mingru": ("MinGRU", {"scan": "parallel"}),
              "mingru-parallel": ("MinGRU", {"scan": "parallel"}),
              "mingru-sequential": ("MinGRU", {"scan": "sequential"}),
+             "mingru-fused": ("MinGRU", {"scan": "fused"}),
              "minlstm": ("MinLSTM", {"scan": "parallel"}),
              "minlstm-sequential": ("MinLSTM", {"scan": "sequential"})}
     if name not in kinds:

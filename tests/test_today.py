@@ -55,6 +55,14 @@ def test_every_model_tags_every_step(name):
     assert model(torch.zeros(3, 7, 2)).shape == (3, 7, 2)
 
 
+@pytest.mark.parametrize("name, scan", [("mingru", "parallel"), ("mingru-parallel", "parallel"),
+                                        ("mingru-sequential", "sequential"),
+                                        ("mingru-fused", "fused"), ("minlstm", "parallel")])
+def test_the_named_minimal_layers_run_the_named_scan(name, scan):
+    layer = today.make_layer(name, 1, 4)
+    assert layer.scan == scan and layer.resolved_scan(torch.zeros(2, 3, 1)) == scan
+
+
 def test_step_times_and_plot():
     df = today.step_times((4, 8), models=("lstm", "slstm"), hidden_size=4, batch_size=2,
                           repeats=1)
