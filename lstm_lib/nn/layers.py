@@ -14,11 +14,14 @@ torch (all keyword-only, defaults keep torch's behaviour):
 
 The time loop of one layer and direction is :func:`lstm_lib.nn.loop.run_layer`, called from
 :meth:`_RNNBase._run_layer`; layers stack it over layers and directions. Where it applies (no
-gate recording, variant or lengths) the hook takes the fused fast path instead,
-:func:`lstm_lib.nn.fused.run_layer`: the same equations with the book's hand-derived BPTT as one
-autograd node per layer and direction (``lnn.fast_path(False)`` turns it off). When no gradient
-is needed, :mod:`lstm_lib.nn.inference` serves instead: torch's own fused kernels for the RNN,
-LSTM, GRU and CIFG, a lean loop without saved activations for the peephole LSTM and the ablations.
+gate recording and no lengths; every Greff ablation of the LSTM, and NIAF, NOAF, FGR of the
+peephole LSTM) the hook takes the fused fast path instead, :func:`lstm_lib.nn.fused.run_layer`:
+the same equations with the book's hand-derived BPTT as one autograd node per layer and
+direction, its time loops compiled on the CPU where a compiler is at hand
+(:mod:`lstm_lib.nn.compiled`); ``lnn.fast_path(False)`` turns it off. When no gradient is needed,
+:mod:`lstm_lib.nn.inference` serves instead: torch's own fused kernels for the RNN, LSTM, GRU,
+CIFG and the constant-gate ablations, the compiled forward (or a lean Python loop without saved
+activations) for the peephole LSTM and the other ablations.
 """
 
 from __future__ import annotations
