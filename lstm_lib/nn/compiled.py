@@ -74,35 +74,43 @@ def _load() -> None:
         _build()
         _loaded = True
     except Exception as exc:  # noqa: BLE001 - any failure to build means: use the Python loops
-        _loaded, _error = False, f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}"
-        warnings.warn(
-            "lstm_lib: the compiled LSTM loops (lstm_lib/nn/_steps.cpp) could not be built "
-            f"({_error}); the layers use the Python loops instead (same results, slower at "
-            "small sizes). Set LSTM_LIB_COMPILED=0 to skip the attempt.", RuntimeWarning,
-            stacklevel=3)
+        _loaded, _error = False, build_failed(exc, "LSTM", _SOURCE, "the layers use")
 
 
 def _build() -> None:
+    build(_SOURCE, "lstm_lib_steps")
+
+
+def build(source: Path, prefix: str) -> None:
+    """Compile ``source`` with :func:`_flags` into torch's extension cache and load its operators
+    (``torch.ops``); raises when it cannot. The build's name, hence its folder in the cache, is
+    ``prefix`` and a hash of the source text and the flags: under one shared name two checkouts
+    with different sources (a git worktree next to the main one) would rebuild the same folder
+    in turn, and a process could load the other's library, whose operators have another
+    schema."""
+    import hashlib
+
     from torch.utils import cpp_extension
 
     _ninja_on_path()
     cflags, ldflags = _flags()
+    key = "\0".join([source.read_text(), *cflags, *ldflags]).encode()
     with warnings.catch_warnings():  # torch's notes on the toolchain; a failure raises anyway
         warnings.simplefilter("ignore")
-        cpp_extension.load(name=_build_name(cflags, ldflags), sources=[str(_SOURCE)],
-                           extra_cflags=cflags, extra_ldflags=ldflags, is_python_module=False,
-                           verbose=False)
+        cpp_extension.load(name=f"{prefix}_{hashlib.sha256(key).hexdigest()[:12]}",
+                           sources=[str(source)], extra_cflags=cflags, extra_ldflags=ldflags,
+                           is_python_module=False, verbose=False)
 
 
-def _build_name(cflags: list[str], ldflags: list[str]) -> str:
-    """The build's name, hence its folder in torch's extension cache: one per source text and
-    flags. Under one shared name two checkouts with different sources (a git worktree next to
-    the main one) would rebuild the same folder in turn, and a process could load the other's
-    library, whose operators have another schema."""
-    import hashlib
-
-    key = "\0".join([_SOURCE.read_text(), *cflags, *ldflags]).encode()
-    return f"lstm_lib_steps_{hashlib.sha256(key).hexdigest()[:12]}"
+def build_failed(exc: Exception, what: str, source: Path, users: str) -> str:
+    """Warn once that ``source`` could not be built (``users`` the Python loops instead) and
+    return the reason in one line, for :func:`error` and ``report()``."""
+    reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}"
+    warnings.warn(
+        f"lstm_lib: the compiled {what} loops (lstm_lib/nn/{source.name}) could not be built "
+        f"({reason}); {users} the Python loops instead (same results, slower at small sizes). "
+        "Set LSTM_LIB_COMPILED=0 to skip the attempt.", RuntimeWarning, stacklevel=4)
+    return reason
 
 
 def _flags() -> tuple[list[str], list[str]]:

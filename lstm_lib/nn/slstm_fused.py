@@ -41,8 +41,6 @@ give the same results to rounding (tests/test_nn_slstm.py runs every check on bo
 
 from __future__ import annotations
 
-import hashlib
-import warnings
 from pathlib import Path
 
 import torch
@@ -92,27 +90,10 @@ def _load() -> None:
     from lstm_lib.nn import compiled
 
     try:
-        from torch.utils import cpp_extension
-
-        compiled._ninja_on_path()
-        cflags, ldflags = compiled._flags()
-        with warnings.catch_warnings():  # torch's notes on the toolchain; a failure raises
-            warnings.simplefilter("ignore")
-            # one build folder per source text and flags (as compiled._build_name): checkouts
-            # with different sources must not rebuild, or load, each other's library
-            key = "\0".join([_SOURCE.read_text(), *cflags, *ldflags]).encode()
-            name = f"lstm_lib_slstm_steps_{hashlib.sha256(key).hexdigest()[:12]}"
-            cpp_extension.load(name=name, sources=[str(_SOURCE)],
-                               extra_cflags=cflags, extra_ldflags=ldflags,
-                               is_python_module=False, verbose=False)
+        compiled.build(_SOURCE, "lstm_lib_slstm_steps")
         _loaded = True
     except Exception as exc:  # noqa: BLE001 - any failure to build means: use the Python loops
-        _loaded, _error = False, f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}"
-        warnings.warn(
-            "lstm_lib: the compiled sLSTM loops (lstm_lib/nn/_slstm_steps.cpp) could not be "
-            f"built ({_error}); lnn.SLSTM uses the Python loops instead (same results, slower "
-            "at small sizes). Set LSTM_LIB_COMPILED=0 to skip the attempt.", RuntimeWarning,
-            stacklevel=3)
+        _loaded, _error = False, compiled.build_failed(exc, "sLSTM", _SOURCE, "lnn.SLSTM uses")
 
 
 def run_layer(x: Tensor, state0: State, W: Tensor, U: Tensor, b_ih: Tensor | None,
