@@ -334,7 +334,7 @@ def test_use_compiled_is_a_switch_and_a_context_manager(monkeypatch):
     monkeypatch.setattr(compiled, "_enabled", True)
     with compiled.use_compiled(False):
         assert not compiled.available()
-    assert compiled._enabled
+    assert compiled.enabled()
     compiled.use_compiled(False)
     assert not compiled.available()
     with pytest.raises(TypeError, match="enabled must be a bool"):

@@ -52,11 +52,11 @@ def test_forward_backward_compiled_switch(monkeypatch):
 
     seen = []
     monkeypatch.setattr(compiled, "available", lambda device=None: seen.append(
-        compiled._enabled) or False)
+        compiled.enabled()) or False)
     layer, x = lnn.LSTM(2, 3), torch.randn(4, 1, 2)
-    before = compiled._enabled
+    before = compiled.enabled()
     forward_backward(layer, x, compiled=False)()
-    assert seen and not any(seen) and compiled._enabled == before  # off inside, restored
+    assert seen and not any(seen) and compiled.enabled() == before  # off inside, restored
     seen.clear()
     forward_backward(layer, x, compiled=True, fast_path=True)()
     assert seen and all(seen)

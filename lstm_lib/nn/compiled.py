@@ -50,6 +50,12 @@ class use_compiled:  # noqa: N801 - used like a function, as lnn.fast_path
         _enabled = self.prev
 
 
+def enabled() -> bool:
+    """Whether the compiled loops are switched on (``use_compiled``, ``LSTM_LIB_COMPILED``);
+    not whether they are built (:func:`available`)."""
+    return _enabled
+
+
 def available(device: torch.device | None = None) -> bool:
     """Whether the compiled loops serve a tensor on ``device`` (CPU only): on, and built.
 

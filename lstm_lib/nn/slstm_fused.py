@@ -77,7 +77,7 @@ def compiled_available(t: Tensor) -> bool:
     and the Python loops serve, with the same results)."""
     from lstm_lib.nn import compiled
 
-    if not (compiled._enabled and t.device.type == "cpu"
+    if not (compiled.enabled() and t.device.type == "cpu"
             and t.dtype in (torch.float32, torch.float64)):
         return False
     if _loaded is None:
