@@ -71,6 +71,15 @@ def test_ratio_table_is_well_formed(bench, tiny_run):
     assert int(above[1]) == sum(r > 1.0 for r in ratios)
 
 
+def test_the_count_above_one_is_the_count_of_printed_ratios_above_one(bench):
+    # a ratio of 1.004 prints as 1.00 and is not counted; 1.006 prints as 1.01 and is
+    rows = [{"size": (1, 2, 3, 4), "layer": "LSTM", "torch": "LSTM",
+             "train": {"torch": 1.0, "lnn": 1.004}, "infer": {"torch": 1.0, "lnn": 1.006}}]
+    summary = bench.ratio_table(rows, "cpu (1 thread)")
+    assert "| LSTM | LSTM | 1.00 / 1.01 |" in summary
+    assert "Ratios above 1.0: 1 of 2." in summary
+
+
 def test_detail_table_has_every_column(bench, tiny_run):
     detail = next(b for b in tiny_run.split("#### ") if b.startswith("cpu (1 thread): every"))
     lines = [line for line in detail.splitlines() if re.match(r"\| \(\d", line)]
