@@ -222,12 +222,16 @@ def step_times(lengths: Sequence[int] = (64, 256, 1024), *, models: Sequence[str
 def plot_speed(df: pd.DataFrame, ax=None):
     """Seconds per step against T, log-log, one line per model; returns the Axes."""
     import matplotlib.pyplot as plt
+    import matplotlib.ticker as mticker
 
     ax = ax if ax is not None else plt.gca()
     for name, g in df.groupby("model", sort=False):
         ax.plot(g["T"], g["seconds"] * 1e3, "o-", label=name)
     ax.set(xscale="log", yscale="log", xlabel="sequence length T",
            ylabel="ms per forward + backward")
+    lengths = sorted(set(df["T"]))
+    ax.set_xticks(lengths, [str(T) for T in lengths])  # the measured lengths, not 3 x 10^1
+    ax.xaxis.set_minor_locator(mticker.NullLocator())
     ax.legend(fontsize="small")
     return ax
 

@@ -70,6 +70,8 @@ def test_step_times_and_plot():
     assert (df["seconds"] > 0).all()
     ax = today.plot_speed(df)
     assert len(ax.get_lines()) == 2
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["4", "8"]  # the measured lengths
+    assert len(ax.xaxis.get_minorticklocs()) == 0
 
 
 def test_success_table_has_every_model_and_a_constant_baseline():
