@@ -155,8 +155,8 @@ def build(out: Path = ROOT, *, fresh: bool = False, root: Path = ROOT,
     if invalidate_stale_cache(out, root):
         print("lstm_lib, tools/, requirements.txt or _config.yml changed: rebuilding everything")
     jobs = jobs or os.cpu_count() or 1
-    # the compiled LSTM loops, built once here (or loaded from torch's extension cache) so that
-    # no chapter's execution time includes the compiler
+    # the compiled LSTM and sLSTM loops, built once here (or loaded from torch's extension
+    # cache) so that no chapter's execution time includes the compiler
     subprocess.run([sys.executable, "-c", "from lstm_lib.nn import compiled; compiled.report()"],
                    cwd=root, check=False)
     profile = {"IPYTHONDIR": str(kernel_profile(out / "_build" / ".ipython"))}

@@ -177,12 +177,12 @@ def report() -> None:
 
     from lstm_lib.nn import slstm_fused
 
-    for what, build, why in (
+    for what, load, why in (
             ("LSTM", available, error),
             ("sLSTM", lambda: slstm_fused.compiled_available(torch.zeros(1)),
              lambda: slstm_fused._error)):
         start = time.perf_counter()
-        ok = build()
+        ok = load()
         took = time.perf_counter() - start
         print(f"lstm_lib compiled {what} loops: {'ready' if ok else 'unavailable: ' + str(why())}"
               f" ({took:.1f} s)")
